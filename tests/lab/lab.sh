@@ -1,0 +1,165 @@
+# Shared helpers for the lab host scripts (sourced, bash).
+# The lab host: Debian's own 6.1 kernel booted under QEMU TCG with -cpu max,
+# which gives us a working function tracer and nested KVM (SVM) on machines
+# whose own kernel denies both. See docs/lab.md.
+
+LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_TOP=$(cd "$LAB_SRC/../.." && pwd)
+LAB_CACHE=${HAPVM_LAB_CACHE:-/var/cache/hapvm-lab}
+
+# Modules the L1 initramfs carries (closure added by modprobe --show-depends).
+# The 9p/overlay set is needed to reach the host root; the rest is what the
+# tests and front ends use inside the lab.
+LAB_L1_MODULES="virtio_pci virtio_blk virtio_net virtio_console 9p 9pnet_virtio overlay
+ kvm kvm_amd kvm_intel tun vhost vhost_net bridge veth ext4 loop"
+# The L2 guest only needs its virtio devices.
+LAB_L2_MODULES="virtio_pci virtio_net virtio_blk"
+
+lab_log() { printf 'hapvm-lab: %s\n' "$*" >&2; }
+lab_die() { printf 'hapvm-lab: error: %s\n' "$*" >&2; exit 125; }
+
+lab_need() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 ||
+            lab_die "'$c' not found; run build-aux/install-deps (as root) to install the lab's packages"
+    done
+}
+
+# The kernel package linux-image-amd64 depends on, e.g. linux-image-6.1.0-56-amd64.
+lab_kernel_pkg() {
+    if [ -n "${HAPVM_LAB_KERNEL:-}" ]; then
+        echo "linux-image-$HAPVM_LAB_KERNEL"
+        return
+    fi
+    local p
+    p=$(apt-cache depends linux-image-amd64 2>/dev/null |
+        awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    if [ -z "$p" ]; then
+        # No package index yet (fresh machine): fetch it once.
+        apt-get update -qq >/dev/null 2>&1 || true
+        p=$(apt-cache depends linux-image-amd64 2>/dev/null |
+            awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    fi
+    [ -n "$p" ] || lab_die "cannot find the kernel package that linux-image-amd64 depends on (apt-cache depends linux-image-amd64); is Debian's mirror in sources.list?"
+    echo "$p"
+}
+
+# apt-get download PKG into the cache, once. Prints the .deb path.
+lab_download() {
+    local pkg=$1 deb
+    mkdir -p "$LAB_CACHE/debs"
+    deb=$(ls "$LAB_CACHE/debs/${pkg}_"*.deb 2>/dev/null | head -n1)
+    if [ -n "$deb" ]; then
+        lab_log "cached: $(basename "$deb") ($(du -m "$deb" | cut -f1) MB)"
+        echo "$deb"
+        return
+    fi
+    lab_log "downloading $pkg"
+    (cd "$LAB_CACHE/debs" &&
+        { apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null 2>&1 ||
+          { apt-get update -qq >/dev/null 2>&1 &&
+            apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null; }; }) ||
+        lab_die "apt-get download $pkg failed"
+    deb=$(ls "$LAB_CACHE/debs/${pkg}_"*.deb 2>/dev/null | head -n1)
+    [ -n "$deb" ] || lab_die "apt-get download $pkg left no .deb in $LAB_CACHE/debs"
+    lab_log "downloaded: $(basename "$deb") ($(du -m "$deb" | cut -f1) MB)"
+    echo "$deb"
+}
+
+# Content hash of files (and extra strings), for cache keys.
+lab_hash() {
+    { for a in "$@"; do if [ -f "$a" ]; then cat "$a"; else echo "$a"; fi; done; } |
+        sha256sum | cut -c1-16
+}
+
+# Copy MODULES and their dependency closure from kernel tree KROOT into ROOT.
+lab_copy_modules() {
+    local kroot=$1 kver=$2 root=$3; shift 3
+    local m line ko
+    mkdir -p "$root/lib/modules/$kver"
+    cp "$kroot/lib/modules/$kver/modules.builtin" "$kroot/lib/modules/$kver/modules.builtin.modinfo" \
+        "$kroot/lib/modules/$kver/modules.order" \
+        "$root/lib/modules/$kver/" 2>/dev/null || true
+    for m in "$@"; do
+        modprobe -d "$kroot" -S "$kver" --show-depends "$m" 2>/dev/null |
+        while read -r line; do
+            case "$line" in
+                insmod\ *) ko=${line#insmod }; ko=${ko%% *}
+                           ko=${ko#"$kroot"}
+                           mkdir -p "$root$(dirname "$ko")"
+                           cp "$kroot$ko" "$root$ko" ;;
+            esac
+        done
+    done
+    depmod -b "$root" "$kver"
+}
+
+# Make a busybox root with init script INIT and MODULES; write gzipped cpio OUT.
+lab_mkinitrd() {
+    local kroot=$1 kver=$2 init=$3 out=$4; shift 4
+    local tmp
+    tmp=$(mktemp -d)
+    mkdir -p "$tmp/bin" "$tmp/sbin" "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/tmp" "$tmp/run" "$tmp/etc"
+    cp /bin/busybox "$tmp/bin/busybox"
+    ln -s busybox "$tmp/bin/sh"
+    cp "$init" "$tmp/init"
+    chmod 755 "$tmp/init"
+    lab_copy_modules "$kroot" "$kver" "$tmp" "$@"
+    (cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) > "$out.tmp"
+    mv "$out.tmp" "$out"
+    rm -rf "$tmp"
+}
+
+# Fetch the kernel, build both initramfs images and the static workloads.
+# Sets LAB_KVER, LAB_KERN (extracted package root), LAB_VMLINUZ, LAB_L1_INITRD,
+# LAB_L2_INITRD, LAB_BIN.
+lab_prepare() {
+    lab_need qemu-system-x86_64 busybox cpio gzip modprobe depmod dpkg-deb apt-get cc
+    [ -x /bin/busybox ] || lab_die "/bin/busybox missing: install busybox-static"
+    local pkg deb h
+    pkg=$(lab_kernel_pkg) || exit 125
+    LAB_KVER=${pkg#linux-image-}
+    deb=$(lab_download "$pkg") || exit 125
+    LAB_KERN=$LAB_CACHE/kern-$LAB_KVER
+    if [ ! -f "$LAB_KERN/.done" ]; then
+        rm -rf "$LAB_KERN"
+        mkdir -p "$LAB_KERN"
+        dpkg-deb -x "$deb" "$LAB_KERN"
+        # modules.dep is generated at install time, not shipped in the .deb.
+        depmod -b "$LAB_KERN" "$LAB_KVER"
+        touch "$LAB_KERN/.done"
+    fi
+    LAB_VMLINUZ=$LAB_KERN/boot/vmlinuz-$LAB_KVER
+
+    h=$(lab_hash "$LAB_SRC/init" "$LAB_SRC/lab.sh" "$LAB_KVER" /bin/busybox)
+    LAB_L1_INITRD=$LAB_CACHE/l1-$LAB_KVER-$h.cpio.gz
+    if [ ! -f "$LAB_L1_INITRD" ]; then
+        lab_log "building L1 initramfs"
+        rm -f "$LAB_CACHE"/l1-*.cpio.gz
+        # shellcheck disable=SC2086
+        lab_mkinitrd "$LAB_KERN" "$LAB_KVER" "$LAB_SRC/init" "$LAB_L1_INITRD" $LAB_L1_MODULES
+    fi
+    h=$(lab_hash "$LAB_SRC/l2init" "$LAB_SRC/lab.sh" "$LAB_KVER" /bin/busybox)
+    LAB_L2_INITRD=$LAB_CACHE/l2-$LAB_KVER-$h.cpio.gz
+    if [ ! -f "$LAB_L2_INITRD" ]; then
+        lab_log "building L2 initramfs"
+        rm -f "$LAB_CACHE"/l2-*.cpio.gz
+        # shellcheck disable=SC2086
+        lab_mkinitrd "$LAB_KERN" "$LAB_KVER" "$LAB_SRC/l2init" "$LAB_L2_INITRD" $LAB_L2_MODULES
+    fi
+    # Static workloads: they run unchanged in L1 (chroot) and in the L2 guest.
+    LAB_BIN=$LAB_CACHE/bin
+    mkdir -p "$LAB_BIN"
+    local src name
+    for src in "$LAB_SRC"/workloads/*.c; do
+        name=$(basename "$src" .c)
+        h=$(lab_hash "$src")
+        if [ ! -x "$LAB_BIN/$name-$h" ]; then
+            rm -f "$LAB_BIN/$name"-*
+            cc -static -O2 -Wall -Werror -o "$LAB_BIN/$name-$h" "$src" ||
+                lab_die "cannot build workload $src (static libc from libc6-dev needed)"
+        fi
+        ln -sf "$name-$h" "$LAB_BIN/$name"
+    done
+}
