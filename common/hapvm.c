@@ -1,0 +1,70 @@
+/* hapvm: command-line front end.  One function per subcommand behind a
+ * dispatch table, as trace-cmd does. */
+#include <stdio.h>
+#include <string.h>
+
+#include "hapvm-error.h"
+#include "hapvm-kernel.h"
+
+typedef int (*HapvmCommandFunc)(int argc, char **argv, GError **error);
+
+typedef struct {
+    const char *name;
+    HapvmCommandFunc func;
+    const char *summary;
+} HapvmCommand;
+
+static int
+cmd_version(int argc, char **argv, GError **error)
+{
+    printf("hapvm %s\n", HAPVM_VERSION);
+    return 0;
+}
+
+static int
+cmd_info(int argc, char **argv, GError **error)
+{
+    g_autoptr(HapvmKernelInfo) k = hapvm_kernel_info_read(NULL, error);
+
+    if (!k)
+        return -1;
+    printf("kernel release:  %s\n", k->release);
+    printf("kernel build-id: %s\n", k->build_id);
+    return 0;
+}
+
+static const HapvmCommand commands[] = {
+    { "info", cmd_info, "show the running kernel's release and build-id" },
+    { "version", cmd_version, "print hapvm's version" },
+};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: hapvm COMMAND [ARGS...]\n\ncommands:\n");
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        if (commands[i].func(argc - 1, argv + 1, &error) == 0)
+            return 0;
+        if (error)
+            fprintf(stderr, "hapvm %s: %s\n", argv[1], error->message);
+        return error ? hapvm_error_exit_code(error) : 1;
+    }
+    fprintf(stderr, "hapvm: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
