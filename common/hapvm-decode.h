@@ -1,0 +1,92 @@
+/* Hot path: decode ring-buffer sub-buffers (trace_pipe_raw pages, or the
+ * pages of a trace.dat) and dedupe function records by address.
+ *
+ * No allocation per event: records are parsed in place and folded into an
+ * open-addressing set that only grows when a new function appears. */
+#pragma once
+
+#include <glib.h>
+#include <event-parse.h>
+
+/* Execution context of a record, from its common_flags. */
+typedef enum {
+    HAPVM_CTX_TASK = 0,
+    HAPVM_CTX_SOFTIRQ,
+    HAPVM_CTX_HARDIRQ,
+    HAPVM_CTX_NMI,
+    HAPVM_N_CTX
+} HapvmContext;
+
+const char *hapvm_context_name(HapvmContext ctx);
+
+#define HAPVM_MAX_ROLES 16
+#define HAPVM_MAX_SYSCALL 1024
+
+typedef struct {
+    guint64 ip;                         /* function entry (fentry site) */
+    guint64 first_ts;                   /* ring-buffer clock, ns */
+    guint64 count;
+    guint32 ctx_mask;                   /* 1 << HapvmContext */
+    guint32 role_mask;                  /* 1 << role index */
+    guint64 task_first_ts;              /* first hit in task context (0: none) */
+} HapvmFuncHit;
+
+/* Unique functions by address. */
+typedef struct HapvmFuncSet HapvmFuncSet;
+
+HapvmFuncSet *hapvm_func_set_new(void);
+void hapvm_func_set_free(HapvmFuncSet *set);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmFuncSet, hapvm_func_set_free)
+/* The hit for ip, added zeroed when absent (*added set). */
+HapvmFuncHit *hapvm_func_set_get(HapvmFuncSet *set, guint64 ip, gboolean *added);
+const HapvmFuncHit *hapvm_func_set_find(const HapvmFuncSet *set, guint64 ip);
+guint hapvm_func_set_size(const HapvmFuncSet *set);
+/* Snapshot of all hits, sorted by first_ts (caller frees with g_free). */
+HapvmFuncHit *hapvm_func_set_to_array(const HapvmFuncSet *set, guint *n);
+
+typedef struct {
+    guint64 pages;
+    guint64 events;            /* data records seen */
+    guint64 function_events;
+    guint64 syscall_events;
+    guint64 fork_events;
+    guint64 other_events;      /* records of events we do not use */
+    guint64 missed_events;     /* lost before a page, as the page says */
+    guint64 pages_with_loss;   /* pages flagged "missed" without a count */
+    guint64 bad_pages;         /* malformed sub-buffers, skipped */
+    guint64 unknown_pid_events;/* records of tasks not (yet) in the pid map */
+    guint64 first_ts, last_ts;
+} HapvmDecodeStats;
+
+typedef struct HapvmDecoder HapvmDecoder;
+
+/* Called for sched_process_fork (parent → child), so the owner can give the
+ * child its parent's role; not per function record. */
+typedef void (*HapvmForkFunc)(gpointer user_data, guint32 parent, guint32 child);
+
+/* tep must hold the header_page and the formats of ftrace/function and, if
+ * used, raw_syscalls/sys_enter and sched/sched_process_fork. */
+HapvmDecoder *hapvm_decoder_new(struct tep_handle *tep, GError **error);
+void hapvm_decoder_free(HapvmDecoder *dec);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmDecoder, hapvm_decoder_free)
+
+/* Task → role index (< HAPVM_MAX_ROLES).  Records of unknown tasks get the
+ * default role and are counted in unknown_pid_events. */
+void hapvm_decoder_set_role(HapvmDecoder *dec, guint32 pid, guint role);
+gboolean hapvm_decoder_get_role(const HapvmDecoder *dec, guint32 pid, guint *role);
+void hapvm_decoder_set_default_role(HapvmDecoder *dec, guint role);
+void hapvm_decoder_set_fork_func(HapvmDecoder *dec, HapvmForkFunc func, gpointer user_data);
+
+/* Decode one sub-buffer of page_size bytes read from CPU cpu. */
+void hapvm_decoder_feed_page(HapvmDecoder *dec, const void *page, gsize page_size, int cpu);
+
+HapvmFuncSet *hapvm_decoder_get_functions(HapvmDecoder *dec);
+const HapvmDecodeStats *hapvm_decoder_get_stats(const HapvmDecoder *dec);
+/* System calls entered, per role: counts[role][nr]; nr >= HAPVM_MAX_SYSCALL
+ * are counted in *overflow. */
+const guint64 *hapvm_decoder_get_syscalls(const HapvmDecoder *dec, guint role);
+guint64 hapvm_decoder_get_syscall_overflow(const HapvmDecoder *dec);
+
+/* Load header_page and event formats from a directory laid out like tracefs
+ * (DIR/events/header_page or DIR/header_page, DIR/events/SYS/EV/format). */
+struct tep_handle *hapvm_tep_load_dir(const char *dir, const char *const *events, GError **error);
