@@ -169,6 +169,7 @@ struct HapvmDecoder {
     gboolean last_known;
     HapvmForkFunc fork_func;
     gpointer fork_data;
+    guint64 steady_start;
     guint64 syscalls[HAPVM_MAX_ROLES][HAPVM_MAX_SYSCALL];
     guint64 syscall_overflow;
 };
@@ -241,6 +242,12 @@ hapvm_decoder_set_fork_func(HapvmDecoder *dec, HapvmForkFunc func, gpointer user
 {
     dec->fork_func = func;
     dec->fork_data = user_data;
+}
+
+void
+hapvm_decoder_set_steady_start(HapvmDecoder *dec, guint64 ts)
+{
+    dec->steady_start = ts;
 }
 
 /* ---- setup ------------------------------------------------------------- */
@@ -410,6 +417,12 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
         h->role_mask |= 1u << role;
         if (ctx == HAPVM_CTX_TASK && !h->task_first_ts)
             h->task_first_ts = ts ? ts : 1;
+        if (ts >= dec->steady_start) {
+            if (!h->steady_ts)
+                h->steady_ts = ts ? ts : 1;
+            if (ctx == HAPVM_CTX_TASK && !h->task_steady_ts)
+                h->task_steady_ts = ts ? ts : 1;
+        }
         dec->stats.function_events++;
         break;
     }

@@ -29,6 +29,8 @@ typedef struct {
     guint32 ctx_mask;                   /* 1 << HapvmContext */
     guint32 role_mask;                  /* 1 << role index */
     guint64 task_first_ts;              /* first hit in task context (0: none) */
+    guint64 steady_ts;                  /* first hit at/after the steady start (0: none) */
+    guint64 task_steady_ts;             /* same, task context only */
 } HapvmFuncHit;
 
 /* Unique functions by address. */
@@ -76,6 +78,9 @@ void hapvm_decoder_set_role(HapvmDecoder *dec, guint32 pid, guint role);
 gboolean hapvm_decoder_get_role(const HapvmDecoder *dec, guint32 pid, guint *role);
 void hapvm_decoder_set_default_role(HapvmDecoder *dec, guint role);
 void hapvm_decoder_set_fork_func(HapvmDecoder *dec, HapvmForkFunc func, gpointer user_data);
+/* Records at or after ts (trace clock) belong to the steady-state window;
+ * 0 (the default) makes the whole trace steady state. */
+void hapvm_decoder_set_steady_start(HapvmDecoder *dec, guint64 ts);
 
 /* Decode one sub-buffer of page_size bytes read from CPU cpu. */
 void hapvm_decoder_feed_page(HapvmDecoder *dec, const void *page, gsize page_size, int cpu);

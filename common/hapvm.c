@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hapvm-cmds.h"
 #include "hapvm-error.h"
 #include "hapvm-kernel.h"
 
@@ -34,6 +35,9 @@ cmd_info(int argc, char **argv, GError **error)
 }
 
 static const HapvmCommand commands[] = {
+    { "index", hapvm_cmd_index, "build the kernel line index (HAP-L) from debuginfo" },
+    { "measure", hapvm_cmd_measure, "measure the HAP of a process, cgroup or command" },
+    { "report", hapvm_cmd_report, "print the summary of a result file" },
     { "info", cmd_info, "show the running kernel's release and build-id" },
     { "version", cmd_version, "print hapvm's version" },
 };

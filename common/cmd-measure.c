@@ -1,0 +1,372 @@
+/* hapvm measure: the HAP of a process, a cgroup or a launched command. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hapvm-cmds.h"
+#include "hapvm-error.h"
+#include "hapvm-kernel.h"
+#include "hapvm-ksyms.h"
+#include "hapvm-lineindex.h"
+#include "hapvm-measure.h"
+#include "hapvm-result.h"
+
+typedef struct {
+    char **pids;
+    char *cgroup;
+    GPid child;
+} Targets;
+
+static HapvmMeasurement *current;
+
+static void
+on_signal(int sig)
+{
+    if (current)
+        hapvm_measurement_interrupt(current);
+}
+
+static gboolean
+add_threads(HapvmMeasurement *m, guint pid, GError **error)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%u/task", pid);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *n;
+
+    if (!d)
+        return TRUE; /* gone; the engine notices */
+    while ((n = g_dir_read_name(d))) {
+        g_autoptr(GError) e = NULL;
+        if (!hapvm_measurement_add_task(m, (guint32)atoi(n), HAPVM_ROLE_PROCESS, &e)) {
+            if (g_error_matches(e, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE))
+                continue; /* exited since the listing */
+            g_propagate_error(error, g_steal_pointer(&e));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static char *
+cgroup_threads_path(const char *cg)
+{
+    g_autofree char *base = g_path_is_absolute(cg) ? g_strdup(cg) : g_build_filename("/sys/fs/cgroup", cg, NULL);
+    char *p = g_build_filename(base, "cgroup.threads", NULL);
+
+    if (g_file_test(p, G_FILE_TEST_EXISTS))
+        return p;
+    g_free(p);
+    return g_build_filename(base, "tasks", NULL); /* cgroup v1 */
+}
+
+static gboolean
+add_cgroup(HapvmMeasurement *m, const char *cg, gboolean first, GError **error)
+{
+    g_autofree char *path = cgroup_threads_path(cg);
+    g_autofree char *buf = NULL;
+
+    if (!g_file_get_contents(path, &buf, NULL, NULL)) {
+        if (!first)
+            return TRUE; /* removed: its tasks are gone too */
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE,
+                    "cgroup %s not found (no %s); give a path under /sys/fs/cgroup", cg, path);
+        return FALSE;
+    }
+    g_auto(GStrv) lines = g_strsplit(buf, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        if (!**l)
+            continue;
+        g_autoptr(GError) e = NULL;
+        if (!hapvm_measurement_add_task(m, (guint32)atoi(*l), HAPVM_ROLE_PROCESS, &e) &&
+            !g_error_matches(e, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE)) {
+            g_propagate_error(error, g_steal_pointer(&e));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+rescan(HapvmMeasurement *m, gpointer data, GError **error)
+{
+    Targets *t = data;
+
+    for (char **p = t->pids; p && *p; p++)
+        if (!add_threads(m, (guint)atoi(*p), error))
+            return FALSE;
+    if (t->cgroup && !add_cgroup(m, t->cgroup, FALSE, error))
+        return FALSE;
+    return TRUE;
+}
+
+static const char *
+namer(gpointer data, guint64 ip)
+{
+    HapvmKsym s;
+
+    return hapvm_ksyms_lookup(data, ip, &s) ? s.name : NULL;
+}
+
+static void
+progress(HapvmMeasurement *m, gpointer data)
+{
+    const GArray *c = hapvm_measurement_get_curve(m);
+    const HapvmDecodeStats *st = hapvm_decoder_get_stats(hapvm_measurement_get_decoder(m));
+    static guint64 last_events;
+
+    if (!c->len)
+        return;
+    const HapvmCurvePoint *p = &g_array_index(c, HapvmCurvePoint, c->len - 1);
+    guint prev = c->len > 1 ? g_array_index(c, HapvmCurvePoint, c->len - 2).total : 0;
+    fprintf(stderr, "\r%6.0f s  functions %6u (+%u/s)  steady %6u  events/s %8" G_GUINT64_FORMAT
+            "  lost %" G_GUINT64_FORMAT "   ", p->t, p->total, p->total - prev, p->steady,
+            st->events - last_events, st->missed_events + st->pages_with_loss);
+    last_events = st->events;
+}
+
+/* Fork the command stopped on a pipe; it execs once we release it, so the
+ * pid filter is in place before its first instruction. */
+static GPid
+spawn_held(char **argv, int *release_fd, GError **error)
+{
+    int p[2];
+    pid_t pid;
+
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED, "pipe: %s", g_strerror(errno));
+        return 0;
+    }
+    pid = fork();
+    if (pid < 0) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED, "fork: %s", g_strerror(errno));
+        return 0;
+    }
+    if (pid == 0) {
+        char c;
+        close(p[1]);
+        if (read(p[0], &c, 1) != 1)
+            _exit(127); /* hapvm gave up before starting */
+        execvp(argv[0], argv);
+        fprintf(stderr, "hapvm measure: cannot run %s: %s\n", argv[0], g_strerror(errno));
+        _exit(127);
+    }
+    close(p[0]);
+    *release_fd = p[1];
+    return pid;
+}
+
+static gboolean
+release_child(HapvmMeasurement *m, gpointer data, GError **error)
+{
+    int *fd = data;
+
+    if (*fd >= 0) {
+        if (write(*fd, "x", 1) != 1) {
+            g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED, "cannot start the command: %s", g_strerror(errno));
+            return FALSE;
+        }
+        close(*fd);
+        *fd = -1;
+    }
+    return TRUE;
+}
+
+int
+hapvm_cmd_measure(int argc, char **argv, GError **error)
+{
+    HapvmMeasureOpts o;
+    Targets t = { 0 };
+    g_autofree char *json = NULL, *debuginfo = NULL, *index_cache = NULL;
+    gboolean accept_loss = FALSE, no_lines = FALSE, no_syscalls = FALSE, quiet = FALSE;
+    double density = HAPVM_DEFAULT_DENSITY * 1000;
+    int buffer_kb = 0;
+    int release_fd = -1;
+    char **command = NULL;
+
+    hapvm_measure_opts_init(&o);
+    GOptionEntry entries[] = {
+        { "pid", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &t.pids, "measure process PID (all its threads); repeatable", "PID" },
+        { "cgroup", 'g', 0, G_OPTION_ARG_FILENAME, &t.cgroup, "measure every task of a cgroup", "PATH" },
+        { "duration", 'd', 0, G_OPTION_ARG_DOUBLE, &o.duration_s, "measure for S seconds (no steady-state stop)", "S" },
+        { "warmup", 'w', 0, G_OPTION_ARG_DOUBLE, &o.warmup_s, "startup window before steady state (default 5)", "S" },
+        { "quiet", 'q', 0, G_OPTION_ARG_DOUBLE, &o.quiet_s, "steady when no new function for S seconds (default 10)", "S" },
+        { "max-duration", 0, 0, G_OPTION_ARG_DOUBLE, &o.max_s, "stop after S seconds at most (default 600)", "S" },
+        { "low-overhead", 'l', 0, G_OPTION_ARG_NONE, &o.low_overhead, "stop tracing functions already seen", NULL },
+        { "buffer-kb", 'b', 0, G_OPTION_ARG_INT, &buffer_kb, "trace buffer per CPU in KiB (default 32768)", "KB" },
+        { "accept-loss", 0, 0, G_OPTION_ARG_NONE, &accept_loss, "exit 0 even if events were lost", NULL },
+        { "no-syscalls", 0, 0, G_OPTION_ARG_NONE, &no_syscalls, "do not record system call numbers", NULL },
+        { "json", 'o', 0, G_OPTION_ARG_FILENAME, &json, "write the result as JSON to FILE", "FILE" },
+        { "debuginfo", 0, 0, G_OPTION_ARG_FILENAME, &debuginfo, "kernel debuginfo (vmlinux or a /usr/lib/debug-like dir)", "PATH" },
+        { "index-cache", 0, 0, G_OPTION_ARG_FILENAME, &index_cache, "line index cache dir", "DIR" },
+        { "no-lines", 0, 0, G_OPTION_ARG_NONE, &no_lines, "skip HAP-L (no debuginfo lookup)", NULL },
+        { "density", 0, 0, G_OPTION_ARG_DOUBLE, &density, "defects per 1000 lines for HAP (default 0.333)", "D" },
+        { "quiet-summary", 0, 0, G_OPTION_ARG_NONE, &quiet, "no summary on stdout", NULL },
+        G_OPTION_ENTRY_NULL
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("[--pid PID | --cgroup PATH | -- COMMAND [ARGS...]]");
+    g_option_context_set_summary(ctx, "Measure the host-kernel functions (HAP) a workload makes the kernel run.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_strict_posix(ctx, FALSE);
+
+    /* Everything after "--" is the command, untouched by option parsing. */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) {
+            command = &argv[i + 1];
+            argv[i] = NULL;
+            argc = i;
+            break;
+        }
+    }
+    if (!g_option_context_parse(ctx, &argc, &argv, error)) {
+        (*error)->domain = HAPVM_ERROR;
+        (*error)->code = HAPVM_ERROR_USAGE;
+        return -1;
+    }
+    if (argc > 1) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "unexpected argument '%s' (a command goes after --)", argv[1]);
+        return -1;
+    }
+    if (command && !*command)
+        command = NULL;
+    if (!t.pids && !t.cgroup && !command) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "nothing to measure: give --pid, --cgroup or -- COMMAND");
+        return -1;
+    }
+    if (o.warmup_s < 0 || o.quiet_s <= 0 || o.max_s <= 0 || o.duration_s < 0 || density < 0) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "durations must be positive");
+        return -1;
+    }
+    for (char **p = t.pids; p && *p; p++) {
+        g_autofree char *proc = g_strdup_printf("/proc/%s/task", *p);
+        char *end;
+        strtoul(*p, &end, 10);
+        if (*end || !**p) {
+            g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "--pid %s: not a process id", *p);
+            return -1;
+        }
+        if (!g_file_test(proc, G_FILE_TEST_IS_DIR)) {
+            g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE, "process %s does not exist", *p);
+            return -1;
+        }
+    }
+    if (buffer_kb > 0)
+        o.trace.buffer_kb = buffer_kb;
+    o.trace.syscalls = !no_syscalls;
+
+    g_autoptr(HapvmKernelInfo) kernel = hapvm_kernel_info_read(NULL, NULL);
+    g_autoptr(GError) ksyms_error = NULL;
+    g_autoptr(HapvmKsyms) ksyms = hapvm_ksyms_load(NULL, &ksyms_error);
+    if (!ksyms && geteuid() == 0)
+        g_printerr("hapvm measure: warning: no kernel symbols (%s); functions will be addresses\n",
+                   ksyms_error->message);
+
+    g_autoptr(HapvmMeasurement) m = hapvm_measurement_new(&o, error);
+    if (!m)
+        return -1;
+    for (char **p = t.pids; p && *p; p++)
+        if (!add_threads(m, (guint)atoi(*p), error))
+            return -1;
+    if (t.cgroup && !add_cgroup(m, t.cgroup, TRUE, error))
+        return -1;
+    if (command) {
+        t.child = spawn_held(command, &release_fd, error);
+        if (!t.child)
+            return -1;
+        hapvm_measurement_set_child(m, t.child);
+        if (!hapvm_measurement_add_task(m, t.child, HAPVM_ROLE_PROCESS, error)) {
+            kill(t.child, SIGKILL);
+            waitpid(t.child, NULL, 0);
+            return -1;
+        }
+    }
+    hapvm_measurement_set_rescan(m, rescan, &t);
+    if (ksyms)
+        hapvm_measurement_set_namer(m, namer, ksyms);
+    if (isatty(2))
+        hapvm_measurement_set_progress(m, progress, NULL);
+
+    current = m;
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* The command execs only once tracing is on. */
+    if (command)
+        hapvm_measurement_set_start_hook(m, release_child, &release_fd);
+    gboolean ok = hapvm_measurement_run(m, error);
+    current = NULL;
+    if (release_fd >= 0)
+        close(release_fd);
+    if (t.child && hapvm_measurement_get_end_reason(m) != HAPVM_END_TARGETS_EXITED) {
+        /* The command outlived the window: it was only the load. */
+        kill(t.child, SIGTERM);
+        waitpid(t.child, NULL, 0);
+    }
+    if (!ok)
+        return -1;
+    if (isatty(2))
+        fprintf(stderr, "\n");
+
+    /* Lines: never invented; without debuginfo the result says why. */
+    g_autoptr(HapvmLineIndex) idx = NULL;
+    g_autoptr(GError) idx_error = NULL;
+    if (!no_lines && kernel)
+        idx = hapvm_line_index_open(kernel, debuginfo, index_cache, &idx_error);
+    if (!idx && idx_error)
+        g_printerr("hapvm measure: HAP-L unavailable: %s\n", idx_error->message);
+
+    g_autofree char *desc = NULL;
+    const char *kind;
+    if (command) {
+        kind = "command";
+        desc = g_strjoinv(" ", command);
+    } else if (t.cgroup) {
+        kind = "cgroup";
+        desc = g_strdup(t.cgroup);
+    } else {
+        kind = "process";
+        desc = g_strjoinv(",", t.pids);
+    }
+    HapvmResultInput in = {
+        .target_kind = kind,
+        .target = desc,
+        .kernel = kernel,
+        .ksyms = ksyms,
+        .lines = idx,
+        .lines_error = no_lines ? "disabled with --no-lines" : idx_error ? idx_error->message : "no kernel identity",
+        .density = density / 1000.0,
+        .accept_loss = accept_loss,
+    };
+    g_autoptr(JsonNode) result = hapvm_result_build(m, &in);
+    JsonObject *ro = json_node_get_object(result);
+    if (json && !hapvm_result_write(result, json, error))
+        return -1;
+    if (!quiet)
+        hapvm_result_print_summary(ro, stdout);
+    guint64 lost = hapvm_result_get_lost(ro);
+    if (lost && !accept_loss) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_LOST_EVENTS,
+                    "%" G_GUINT64_FORMAT " trace events were lost, so the function set may be incomplete "
+                    "(result%s%s marked incomplete); use a larger --buffer-kb, --low-overhead, or "
+                    "--accept-loss to keep it anyway", lost, json ? " " : "", json ? json : "");
+        return -1;
+    }
+    return 0;
+}
+
+int
+hapvm_cmd_report(int argc, char **argv, GError **error)
+{
+    if (argc != 2) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "usage: hapvm report RESULT.json");
+        return -1;
+    }
+    g_autoptr(JsonNode) r = hapvm_result_load(argv[1], error);
+    if (!r)
+        return -1;
+    hapvm_result_print_summary(json_node_get_object(r), stdout);
+    return 0;
+}

@@ -1,0 +1,440 @@
+#include "hapvm-measure.h"
+
+#include <errno.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "hapvm-error.h"
+
+const char *
+hapvm_role_name(HapvmRole role)
+{
+    static const char *const names[] = {
+        "process", "vcpu", "emulator", "iothread", "vhost", "kthread", "shared",
+    };
+    return role < HAPVM_N_ROLES ? names[role] : "?";
+}
+
+const char *
+hapvm_end_reason_name(HapvmEndReason r)
+{
+    static const char *const names[] = {
+        "none", "steady", "duration", "max-duration", "targets-exited", "interrupted",
+    };
+    return r <= HAPVM_END_INTERRUPTED ? names[r] : "?";
+}
+
+void
+hapvm_measure_opts_init(HapvmMeasureOpts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->trace.buffer_kb = 32768;
+    o->trace.syscalls = TRUE;
+    o->trace.follow_forks = TRUE;
+    o->warmup_s = 5;
+    o->quiet_s = 10;
+    o->max_s = 600;
+    o->until_steady = TRUE;
+    o->poll_s = 0.2;
+    o->notrace_interval_s = 2;
+    o->notrace_batch = 100;
+}
+
+struct HapvmMeasurement {
+    HapvmMeasureOpts opts;
+    HapvmTrace *trace;
+    GHashTable *tasks;          /* tid → HapvmTaskInfo */
+    HapvmRescanFunc rescan;
+    gpointer rescan_data;
+    HapvmNameFunc namer;
+    gpointer namer_data;
+    HapvmProgressFunc progress;
+    gpointer progress_data;
+    HapvmRescanFunc start_hook;
+    gpointer start_data;
+    GPid child;
+    gboolean child_exited;
+    volatile sig_atomic_t interrupted;
+    HapvmEndReason end;
+    HapvmTraceLoss loss;
+    GArray *curve;
+    guint64 start_ts;           /* CLOCK_MONOTONIC ns = trace clock "mono" */
+    guint64 steady_ts;
+    double elapsed;
+    GDateTime *start_time;
+    GHashTable *notraced;       /* ip set */
+    guint notrace_written;
+    double notrace_seconds;
+};
+
+static guint64
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (guint64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void
+task_info_free(gpointer p)
+{
+    HapvmTaskInfo *t = p;
+
+    g_free(t->comm);
+    g_free(t);
+}
+
+static char *
+read_comm(guint32 tid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%u/comm", tid);
+    char *comm = NULL;
+
+    if (!g_file_get_contents(path, &comm, NULL, NULL))
+        return g_strdup("?");
+    return g_strchomp(comm);
+}
+
+static void
+on_fork(gpointer data, guint32 parent, guint32 child)
+{
+    HapvmMeasurement *m = data;
+    HapvmTaskInfo *p = g_hash_table_lookup(m->tasks, GUINT_TO_POINTER(parent));
+
+    if (!p || g_hash_table_contains(m->tasks, GUINT_TO_POINTER(child)))
+        return;
+    /* function-fork already traces the child; it inherits the role. */
+    HapvmTaskInfo *t = g_new0(HapvmTaskInfo, 1);
+    t->tid = child;
+    t->role = p->role;
+    t->comm = read_comm(child);
+    t->from_fork = TRUE;
+    g_hash_table_insert(m->tasks, GUINT_TO_POINTER(child), t);
+    hapvm_decoder_set_role(hapvm_trace_get_decoder(m->trace), child, p->role);
+}
+
+HapvmMeasurement *
+hapvm_measurement_new(const HapvmMeasureOpts *opts, GError **error)
+{
+    g_autoptr(HapvmMeasurement) m = g_new0(HapvmMeasurement, 1);
+
+    m->opts = *opts;
+    m->tasks = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, task_info_free);
+    m->curve = g_array_new(FALSE, FALSE, sizeof(HapvmCurvePoint));
+    m->notraced = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    m->trace = hapvm_trace_new(&m->opts.trace, error);
+    if (!m->trace)
+        return NULL;
+    hapvm_decoder_set_fork_func(hapvm_trace_get_decoder(m->trace), on_fork, m);
+    return g_steal_pointer(&m);
+}
+
+void
+hapvm_measurement_free(HapvmMeasurement *m)
+{
+    if (!m)
+        return;
+    hapvm_trace_free(m->trace);
+    g_hash_table_unref(m->tasks);
+    g_array_unref(m->curve);
+    g_hash_table_unref(m->notraced);
+    if (m->start_time)
+        g_date_time_unref(m->start_time);
+    g_free(m);
+}
+
+gboolean
+hapvm_measurement_add_task(HapvmMeasurement *m, guint32 tid, HapvmRole role, GError **error)
+{
+    HapvmTaskInfo *t = g_hash_table_lookup(m->tasks, GUINT_TO_POINTER(tid));
+
+    if (t) {
+        /* A task learnt from a fork may be named more precisely by a rescan
+         * (a QEMU thread that became "CPU 0/KVM"). */
+        if (t->from_fork && t->role != role) {
+            t->role = role;
+            hapvm_decoder_set_role(hapvm_trace_get_decoder(m->trace), tid, role);
+        }
+        return TRUE;
+    }
+    if (!hapvm_trace_add_tasks(m->trace, &tid, 1, role, error))
+        return FALSE;
+    t = g_new0(HapvmTaskInfo, 1);
+    t->tid = tid;
+    t->role = role;
+    t->comm = read_comm(tid);
+    g_hash_table_insert(m->tasks, GUINT_TO_POINTER(tid), t);
+    return TRUE;
+}
+
+void
+hapvm_measurement_set_rescan(HapvmMeasurement *m, HapvmRescanFunc func, gpointer data)
+{
+    m->rescan = func;
+    m->rescan_data = data;
+}
+
+void
+hapvm_measurement_set_child(HapvmMeasurement *m, GPid pid)
+{
+    m->child = pid;
+}
+
+void
+hapvm_measurement_set_namer(HapvmMeasurement *m, HapvmNameFunc func, gpointer data)
+{
+    m->namer = func;
+    m->namer_data = data;
+}
+
+void
+hapvm_measurement_set_progress(HapvmMeasurement *m, HapvmProgressFunc func, gpointer data)
+{
+    m->progress = func;
+    m->progress_data = data;
+}
+
+void
+hapvm_measurement_set_start_hook(HapvmMeasurement *m, HapvmRescanFunc func, gpointer data)
+{
+    m->start_hook = func;
+    m->start_data = data;
+}
+
+void
+hapvm_measurement_interrupt(HapvmMeasurement *m)
+{
+    m->interrupted = 1;
+}
+
+static void
+count_functions(HapvmMeasurement *m, guint *total, guint *steady)
+{
+    HapvmFuncSet *set = hapvm_decoder_get_functions(hapvm_trace_get_decoder(m->trace));
+    guint n;
+    g_autofree HapvmFuncHit *arr = hapvm_func_set_to_array(set, &n);
+
+    *total = *steady = 0;
+    for (guint i = 0; i < n; i++) {
+        if (arr[i].task_first_ts)
+            (*total)++;
+        if (arr[i].task_steady_ts)
+            (*steady)++;
+    }
+}
+
+static gboolean
+all_tasks_gone(HapvmMeasurement *m)
+{
+    GHashTableIter it;
+    gpointer v;
+    gboolean any = FALSE;
+
+    g_hash_table_iter_init(&it, m->tasks);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        HapvmTaskInfo *t = v;
+        if (t->gone)
+            continue;
+        g_autofree char *path = g_strdup_printf("/proc/%u/stat", t->tid);
+        g_autofree char *stat = NULL;
+        /* A zombie ("Z") runs no kernel code for us any more. */
+        if (!g_file_get_contents(path, &stat, NULL, NULL) ||
+            (strrchr(stat, ')') && strrchr(stat, ')')[2] == 'Z' && (GPid)t->tid != m->child)) {
+            t->gone = TRUE;
+            continue;
+        }
+        any = TRUE;
+    }
+    return !any;
+}
+
+static void
+low_overhead_update(HapvmMeasurement *m)
+{
+    HapvmFuncSet *set = hapvm_decoder_get_functions(hapvm_trace_get_decoder(m->trace));
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    guint n;
+    g_autofree HapvmFuncHit *arr = hapvm_func_set_to_array(set, &n);
+    guint64 t0 = now_ns();
+
+    if (!m->namer)
+        return;
+    for (guint i = 0; i < n && names->len < m->opts.notrace_batch; i++) {
+        /* Only functions already hit in the steady window: a function seen
+         * only during warm-up must stay traced to be seen in steady state. */
+        if (!arr[i].steady_ts || g_hash_table_contains(m->notraced, &arr[i].ip))
+            continue;
+        const char *name = m->namer(m->namer_data, arr[i].ip);
+        g_hash_table_add(m->notraced, g_memdup2(&arr[i].ip, sizeof(arr[i].ip)));
+        if (name)
+            g_ptr_array_add(names, (gpointer)name);
+    }
+    if (names->len) {
+        g_autoptr(GError) error = NULL;
+        guint w = hapvm_trace_notrace(m->trace, (const char *const *)names->pdata, names->len, &error);
+        if (error)
+            g_warning("low-overhead mode: %s", error->message);
+        m->notrace_written += w;
+    }
+    m->notrace_seconds += (now_ns() - t0) / 1e9;
+}
+
+gboolean
+hapvm_measurement_run(HapvmMeasurement *m, GError **error)
+{
+    HapvmDecoder *dec = hapvm_trace_get_decoder(m->trace);
+    guint last_steady = 0;
+    guint64 last_new, next_tick, next_notrace;
+    double steady_after = m->opts.duration_s > 0 ? MIN(m->opts.warmup_s, m->opts.duration_s) : m->opts.warmup_s;
+
+    if (g_hash_table_size(m->tasks) == 0) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "nothing to measure: no target task");
+        return FALSE;
+    }
+    m->start_ts = now_ns();
+    m->steady_ts = m->start_ts + (guint64)(steady_after * 1e9);
+    hapvm_decoder_set_steady_start(dec, m->steady_ts);
+    m->start_time = g_date_time_new_now_utc();
+    if (!hapvm_trace_start(m->trace, error))
+        return FALSE;
+    if (m->start_hook && !m->start_hook(m, m->start_data, error)) {
+        hapvm_trace_stop(m->trace, &m->loss);
+        return FALSE;
+    }
+
+    last_new = m->start_ts;
+    next_tick = m->start_ts + 1000000000ULL;
+    next_notrace = m->steady_ts + (guint64)(m->opts.notrace_interval_s * 1e9);
+    while (m->end == HAPVM_END_NONE) {
+        g_usleep((gulong)(m->opts.poll_s * 1e6));
+        hapvm_trace_drain(m->trace);
+        guint64 now = now_ns();
+        double elapsed = (now - m->start_ts) / 1e9;
+
+        if (m->child && !m->child_exited) {
+            int st;
+            if (waitpid(m->child, &st, WNOHANG) == m->child)
+                m->child_exited = TRUE;
+        }
+        if (now >= next_tick) {
+            HapvmCurvePoint p = { .t = elapsed };
+            count_functions(m, &p.total, &p.steady);
+            g_array_append_val(m->curve, p);
+            if (p.steady != last_steady) {
+                last_steady = p.steady;
+                last_new = now;
+            }
+            if (m->rescan && !m->rescan(m, m->rescan_data, error)) {
+                hapvm_trace_stop(m->trace, &m->loss);
+                return FALSE;
+            }
+            if (m->progress)
+                m->progress(m, m->progress_data);
+            next_tick += 1000000000ULL;
+            if (all_tasks_gone(m) && (!m->child || m->child_exited))
+                m->end = HAPVM_END_TARGETS_EXITED;
+        }
+        if (m->opts.low_overhead && now >= next_notrace) {
+            low_overhead_update(m);
+            next_notrace = now_ns() + (guint64)(m->opts.notrace_interval_s * 1e9);
+        }
+        if (m->interrupted)
+            m->end = HAPVM_END_INTERRUPTED;
+        else if (m->opts.duration_s > 0 && elapsed >= m->opts.duration_s)
+            m->end = HAPVM_END_DURATION;
+        else if (m->opts.duration_s <= 0 && m->opts.until_steady && now >= m->steady_ts &&
+                 (now - MAX(last_new, m->steady_ts)) / 1e9 >= m->opts.quiet_s)
+            m->end = HAPVM_END_STEADY;
+        else if (elapsed >= m->opts.max_s)
+            m->end = HAPVM_END_MAX_DURATION;
+        else if (m->child && m->child_exited)
+            m->end = HAPVM_END_TARGETS_EXITED;
+    }
+    m->elapsed = (now_ns() - m->start_ts) / 1e9;
+    hapvm_trace_stop(m->trace, &m->loss);
+    HapvmCurvePoint p = { .t = m->elapsed };
+    count_functions(m, &p.total, &p.steady);
+    g_array_append_val(m->curve, p);
+    return TRUE;
+}
+
+HapvmDecoder *
+hapvm_measurement_get_decoder(HapvmMeasurement *m)
+{
+    return hapvm_trace_get_decoder(m->trace);
+}
+
+const HapvmMeasureOpts *
+hapvm_measurement_get_opts(const HapvmMeasurement *m)
+{
+    return &m->opts;
+}
+
+const HapvmTraceLoss *
+hapvm_measurement_get_loss(const HapvmMeasurement *m)
+{
+    return &m->loss;
+}
+
+HapvmEndReason
+hapvm_measurement_get_end_reason(const HapvmMeasurement *m)
+{
+    return m->end;
+}
+
+double
+hapvm_measurement_get_elapsed(const HapvmMeasurement *m)
+{
+    return m->elapsed;
+}
+
+double
+hapvm_measurement_get_steady_start(const HapvmMeasurement *m)
+{
+    return (m->steady_ts - m->start_ts) / 1e9;
+}
+
+guint64
+hapvm_measurement_get_start_ts(const HapvmMeasurement *m)
+{
+    return m->start_ts;
+}
+
+const GArray *
+hapvm_measurement_get_curve(const HapvmMeasurement *m)
+{
+    return m->curve;
+}
+
+GHashTable *
+hapvm_measurement_get_tasks(const HapvmMeasurement *m)
+{
+    return m->tasks;
+}
+
+guint
+hapvm_measurement_get_notrace_written(const HapvmMeasurement *m)
+{
+    return m->notrace_written;
+}
+
+double
+hapvm_measurement_get_notrace_seconds(const HapvmMeasurement *m)
+{
+    return m->notrace_seconds;
+}
+
+const char *
+hapvm_measurement_get_instance(const HapvmMeasurement *m)
+{
+    return hapvm_trace_get_instance_name(m->trace);
+}
+
+GDateTime *
+hapvm_measurement_get_start_time(const HapvmMeasurement *m)
+{
+    return m->start_time;
+}

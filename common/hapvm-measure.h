@@ -1,0 +1,107 @@
+/* A measurement: a growing set of tasks with roles, traced until steady
+ * state, a duration, the end of all its tasks, or an interrupt. */
+#pragma once
+
+#include <glib.h>
+
+#include "hapvm-decode.h"
+#include "hapvm-trace.h"
+
+typedef enum {
+    HAPVM_ROLE_PROCESS = 0, /* a plain process or container task */
+    HAPVM_ROLE_VCPU,
+    HAPVM_ROLE_EMULATOR,
+    HAPVM_ROLE_IOTHREAD,
+    HAPVM_ROLE_VHOST,
+    HAPVM_ROLE_KTHREAD,
+    HAPVM_ROLE_SHARED,
+    HAPVM_N_ROLES
+} HapvmRole;
+
+const char *hapvm_role_name(HapvmRole role);
+
+typedef enum {
+    HAPVM_END_NONE = 0,
+    HAPVM_END_STEADY,          /* no new function for the quiet window */
+    HAPVM_END_DURATION,        /* --duration reached */
+    HAPVM_END_MAX_DURATION,    /* --max-duration reached before steady state */
+    HAPVM_END_TARGETS_EXITED,  /* every target task is gone */
+    HAPVM_END_INTERRUPTED,     /* SIGINT/SIGTERM */
+} HapvmEndReason;
+
+const char *hapvm_end_reason_name(HapvmEndReason r);
+
+typedef struct {
+    HapvmTraceOpts trace;
+    double warmup_s;       /* startup window excluded from steady state */
+    double quiet_s;        /* steady when nothing new for this long */
+    double max_s;          /* hard stop */
+    double duration_s;     /* > 0: fixed window, no steady-state stop */
+    gboolean until_steady; /* stop at steady state */
+    double poll_s;
+    gboolean low_overhead; /* move seen functions to set_ftrace_notrace */
+    double notrace_interval_s;
+    guint notrace_batch;   /* names per write */
+} HapvmMeasureOpts;
+
+void hapvm_measure_opts_init(HapvmMeasureOpts *opts);
+
+typedef struct {
+    double t;              /* seconds since tracing started */
+    guint total;           /* unique functions, task context */
+    guint steady;          /* of which hit in the steady window */
+} HapvmCurvePoint;
+
+typedef struct HapvmMeasurement HapvmMeasurement;
+
+/* Called about once a second while tracing, to add tasks the kernel's
+ * fork following cannot see.  Return FALSE to stop (error set). */
+typedef gboolean (*HapvmRescanFunc)(HapvmMeasurement *m, gpointer data, GError **error);
+
+HapvmMeasurement *hapvm_measurement_new(const HapvmMeasureOpts *opts, GError **error);
+void hapvm_measurement_free(HapvmMeasurement *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmMeasurement, hapvm_measurement_free)
+
+/* Add a task; known tasks are ignored.  Returns FALSE on a tracefs error. */
+gboolean hapvm_measurement_add_task(HapvmMeasurement *m, guint32 tid, HapvmRole role, GError **error);
+void hapvm_measurement_set_rescan(HapvmMeasurement *m, HapvmRescanFunc func, gpointer data);
+/* The launched command, reaped by the engine (its exit ends the run). */
+void hapvm_measurement_set_child(HapvmMeasurement *m, GPid pid);
+/* Symbol names for low-overhead mode: ip → name (NULL if unknown). */
+typedef const char *(*HapvmNameFunc)(gpointer data, guint64 ip);
+void hapvm_measurement_set_namer(HapvmMeasurement *m, HapvmNameFunc func, gpointer data);
+/* Called once, right after tracing is on (e.g. to release a held command). */
+void hapvm_measurement_set_start_hook(HapvmMeasurement *m, HapvmRescanFunc func, gpointer data);
+/* Called after each second of tracing (live progress). */
+typedef void (*HapvmProgressFunc)(HapvmMeasurement *m, gpointer data);
+void hapvm_measurement_set_progress(HapvmMeasurement *m, HapvmProgressFunc func, gpointer data);
+
+/* Start tracing, run until an end condition; then stop tracing. */
+gboolean hapvm_measurement_run(HapvmMeasurement *m, GError **error);
+/* Ask a running measurement to end (signal-safe). */
+void hapvm_measurement_interrupt(HapvmMeasurement *m);
+
+/* Results. */
+HapvmDecoder *hapvm_measurement_get_decoder(HapvmMeasurement *m);
+const HapvmMeasureOpts *hapvm_measurement_get_opts(const HapvmMeasurement *m);
+const HapvmTraceLoss *hapvm_measurement_get_loss(const HapvmMeasurement *m);
+HapvmEndReason hapvm_measurement_get_end_reason(const HapvmMeasurement *m);
+double hapvm_measurement_get_elapsed(const HapvmMeasurement *m);
+/* Seconds from start to the steady window's start (the warm-up actually used). */
+double hapvm_measurement_get_steady_start(const HapvmMeasurement *m);
+guint64 hapvm_measurement_get_start_ts(const HapvmMeasurement *m);
+const GArray *hapvm_measurement_get_curve(const HapvmMeasurement *m); /* HapvmCurvePoint */
+/* tid → role, with comm at discovery; includes tasks learnt from forks. */
+GHashTable *hapvm_measurement_get_tasks(const HapvmMeasurement *m);   /* tid → HapvmTaskInfo* */
+guint hapvm_measurement_get_notrace_written(const HapvmMeasurement *m);
+double hapvm_measurement_get_notrace_seconds(const HapvmMeasurement *m);
+const char *hapvm_measurement_get_instance(const HapvmMeasurement *m);
+GDateTime *hapvm_measurement_get_start_time(const HapvmMeasurement *m);
+
+typedef struct {
+    guint32 tid;
+    HapvmRole role;
+    char *comm;
+    gboolean from_fork;  /* added by the kernel's fork following */
+    gboolean gone;
+} HapvmTaskInfo;

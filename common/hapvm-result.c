@@ -1,0 +1,603 @@
+#include "hapvm-result.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hapvm-error.h"
+
+typedef struct {
+    guint64 ip;
+    HapvmKsym sym;
+    gboolean have_sym;
+    HapvmLineInfo li;
+    gboolean have_lines;
+    const HapvmFuncHit *hit;
+} Func;
+
+typedef struct {
+    guint functions;
+    guint64 lines;
+} Tally;
+
+static void
+tally_add(GHashTable *h, const char *key, const Func *f)
+{
+    Tally *t = g_hash_table_lookup(h, key);
+
+    if (!t) {
+        t = g_new0(Tally, 1);
+        g_hash_table_insert(h, g_strdup(key), t);
+    }
+    t->functions++;
+    if (f->have_lines)
+        t->lines += f->li.lines;
+}
+
+static gint
+cmp_tally(gconstpointer a, gconstpointer b, gpointer data)
+{
+    GHashTable *h = data;
+    const Tally *x = g_hash_table_lookup(h, *(const char *const *)a);
+    const Tally *y = g_hash_table_lookup(h, *(const char *const *)b);
+
+    if (x->functions != y->functions)
+        return x->functions < y->functions ? 1 : -1;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void
+add_tally_object(JsonBuilder *b, const char *member, GHashTable *h, gboolean lines)
+{
+    g_autofree gpointer *keys = g_hash_table_get_keys_as_array(h, NULL);
+    guint n = g_hash_table_size(h);
+
+    g_qsort_with_data(keys, n, sizeof(gpointer), cmp_tally, h);
+    json_builder_set_member_name(b, member);
+    json_builder_begin_object(b);
+    for (guint i = 0; i < n; i++) {
+        const Tally *t = g_hash_table_lookup(h, keys[i]);
+        json_builder_set_member_name(b, keys[i]);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "hap_f");
+        json_builder_add_int_value(b, t->functions);
+        json_builder_set_member_name(b, "hap_l");
+        if (lines)
+            json_builder_add_int_value(b, t->lines);
+        else
+            json_builder_add_null_value(b);
+        json_builder_end_object(b);
+    }
+    json_builder_end_object(b);
+}
+
+static const char *
+subsystem_of(const Func *f)
+{
+    if (f->have_lines && f->li.subsystem)
+        return f->li.subsystem;
+    if (f->have_sym && f->sym.module)
+        return "module"; /* refined below by name */
+    return "unknown";
+}
+
+JsonNode *
+hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
+{
+    HapvmDecoder *dec = hapvm_measurement_get_decoder(m);
+    const HapvmDecodeStats *st = hapvm_decoder_get_stats(dec);
+    const HapvmTraceLoss *loss = hapvm_measurement_get_loss(m);
+    const HapvmMeasureOpts *o = hapvm_measurement_get_opts(m);
+    guint64 start_ts = hapvm_measurement_get_start_ts(m);
+    guint n;
+    g_autofree HapvmFuncHit *hits = hapvm_func_set_to_array(hapvm_decoder_get_functions(dec), &n);
+    g_autoptr(GArray) funcs = g_array_sized_new(FALSE, TRUE, sizeof(Func), n);
+    g_autoptr(GHashTable) by_role = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autoptr(GHashTable) by_sub = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autoptr(GHashTable) seen_sym = g_hash_table_new(g_int64_hash, g_int64_equal);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    gboolean lines = in->lines != NULL;
+    guint hap_f = 0, startup = 0, steady_new = 0, no_lines = 0, no_sym = 0;
+    guint ctx_count[HAPVM_N_CTX] = { 0 }, irq_only = 0, all_ctx = 0;
+    guint64 hap_l = 0;
+
+    /* Symbolize; one record per function even if two addresses of it were
+     * recorded (never expected with fentry, but cheap to guarantee). */
+    for (guint i = 0; i < n; i++) {
+        Func f = { .ip = hits[i].ip, .hit = &hits[i] };
+        if (in->ksyms && hapvm_ksyms_lookup(in->ksyms, f.ip, &f.sym)) {
+            f.have_sym = TRUE;
+            if (g_hash_table_contains(seen_sym, &f.sym.start))
+                continue;
+            hits[i].ip = f.sym.start;
+            f.ip = hits[i].ip;
+            g_hash_table_add(seen_sym, &hits[i].ip); /* key storage lives in hits */
+        } else {
+            no_sym++;
+        }
+        if (lines && hapvm_line_index_lookup(in->lines, in->ksyms, hits[i].ip, &f.li))
+            f.have_lines = TRUE;
+        g_array_append_val(funcs, f);
+    }
+
+    for (guint i = 0; i < funcs->len; i++) {
+        Func *f = &g_array_index(funcs, Func, i);
+        const HapvmFuncHit *h = f->hit;
+        if (h->steady_ts) {
+            all_ctx++;
+            for (int c = 0; c < HAPVM_N_CTX; c++)
+                if (h->ctx_mask & (1u << c))
+                    ctx_count[c]++;
+            if (!(h->ctx_mask & (1u << HAPVM_CTX_TASK)))
+                irq_only++;
+        }
+        if (h->task_first_ts && h->task_first_ts < start_ts + (guint64)(hapvm_measurement_get_steady_start(m) * 1e9))
+            startup++;
+        if (!h->task_steady_ts)
+            continue;
+        hap_f++;
+        if (h->task_first_ts >= start_ts + (guint64)(hapvm_measurement_get_steady_start(m) * 1e9))
+            steady_new++;
+        if (f->have_lines)
+            hap_l += f->li.lines;
+        else
+            no_lines++;
+        for (guint r = 0; r < HAPVM_N_ROLES; r++)
+            if (h->role_mask & (1u << r))
+                tally_add(by_role, hapvm_role_name(r), f);
+        if (f->have_lines)
+            tally_add(by_sub, f->li.subsystem, f);
+        else if (f->have_sym && f->sym.module) {
+            g_autofree char *k = g_strdup_printf("module:%s", f->sym.module);
+            tally_add(by_sub, k, f);
+        } else
+            tally_add(by_sub, "unknown", f);
+    }
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "schema");
+    json_builder_add_string_value(b, HAPVM_RESULT_SCHEMA);
+    json_builder_set_member_name(b, "version");
+    json_builder_add_int_value(b, HAPVM_RESULT_VERSION);
+    json_builder_set_member_name(b, "hapvm_version");
+    json_builder_add_string_value(b, HAPVM_VERSION);
+
+    json_builder_set_member_name(b, "target");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "kind");
+    json_builder_add_string_value(b, in->target_kind);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, in->target);
+    json_builder_set_member_name(b, "tasks");
+    json_builder_begin_array(b);
+    {
+        GHashTable *tasks = hapvm_measurement_get_tasks(m);
+        g_autoptr(GList) vals = g_hash_table_get_values(tasks);
+        for (GList *l = vals; l; l = l->next) {
+            HapvmTaskInfo *t = l->data;
+            json_builder_begin_object(b);
+            json_builder_set_member_name(b, "tid");
+            json_builder_add_int_value(b, t->tid);
+            json_builder_set_member_name(b, "role");
+            json_builder_add_string_value(b, hapvm_role_name(t->role));
+            json_builder_set_member_name(b, "comm");
+            json_builder_add_string_value(b, t->comm);
+            json_builder_set_member_name(b, "from_fork");
+            json_builder_add_boolean_value(b, t->from_fork);
+            json_builder_end_object(b);
+        }
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "kernel");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "release");
+    json_builder_add_string_value(b, in->kernel ? in->kernel->release : NULL);
+    json_builder_set_member_name(b, "build_id");
+    json_builder_add_string_value(b, in->kernel ? in->kernel->build_id : NULL);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "method");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "tracer");
+    json_builder_add_string_value(b, "function");
+    json_builder_set_member_name(b, "instance");
+    json_builder_add_string_value(b, hapvm_measurement_get_instance(m));
+    json_builder_set_member_name(b, "trace_clock");
+    json_builder_add_string_value(b, "mono");
+    json_builder_set_member_name(b, "buffer_kb_per_cpu");
+    json_builder_add_int_value(b, o->trace.buffer_kb);
+    json_builder_set_member_name(b, "follow_forks");
+    json_builder_add_boolean_value(b, o->trace.follow_forks);
+    json_builder_set_member_name(b, "syscalls");
+    json_builder_add_boolean_value(b, o->trace.syscalls);
+    json_builder_set_member_name(b, "low_overhead");
+    json_builder_add_boolean_value(b, o->low_overhead);
+    json_builder_set_member_name(b, "notrace_written");
+    json_builder_add_int_value(b, hapvm_measurement_get_notrace_written(m));
+    json_builder_set_member_name(b, "warmup_s");
+    json_builder_add_double_value(b, o->warmup_s);
+    json_builder_set_member_name(b, "quiet_s");
+    json_builder_add_double_value(b, o->quiet_s);
+    json_builder_set_member_name(b, "max_s");
+    json_builder_add_double_value(b, o->max_s);
+    json_builder_set_member_name(b, "duration_s");
+    json_builder_add_double_value(b, o->duration_s);
+    json_builder_set_member_name(b, "hap_f_rule");
+    json_builder_add_string_value(b, "unique functions hit in task context in the steady window");
+    json_builder_set_member_name(b, "density_per_line");
+    json_builder_add_double_value(b, in->density);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "timing");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "started");
+    {
+        g_autofree char *iso = g_date_time_format_iso8601(hapvm_measurement_get_start_time(m));
+        json_builder_add_string_value(b, iso);
+    }
+    json_builder_set_member_name(b, "elapsed_s");
+    json_builder_add_double_value(b, hapvm_measurement_get_elapsed(m));
+    json_builder_set_member_name(b, "steady_start_s");
+    json_builder_add_double_value(b, hapvm_measurement_get_steady_start(m));
+    json_builder_set_member_name(b, "end_reason");
+    json_builder_add_string_value(b, hapvm_end_reason_name(hapvm_measurement_get_end_reason(m)));
+    json_builder_set_member_name(b, "notrace_update_s");
+    json_builder_add_double_value(b, hapvm_measurement_get_notrace_seconds(m));
+    json_builder_end_object(b);
+
+    guint64 lost = loss->overrun + loss->dropped + loss->commit_overrun + st->missed_events +
+                   st->pages_with_loss + st->bad_pages;
+    json_builder_set_member_name(b, "loss");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "complete");
+    json_builder_add_boolean_value(b, lost == 0);
+    json_builder_set_member_name(b, "accepted");
+    json_builder_add_boolean_value(b, in->accept_loss);
+    json_builder_set_member_name(b, "overrun");
+    json_builder_add_int_value(b, loss->overrun);
+    json_builder_set_member_name(b, "dropped");
+    json_builder_add_int_value(b, loss->dropped);
+    json_builder_set_member_name(b, "commit_overrun");
+    json_builder_add_int_value(b, loss->commit_overrun);
+    json_builder_set_member_name(b, "missed_in_pages");
+    json_builder_add_int_value(b, st->missed_events);
+    json_builder_set_member_name(b, "pages_with_unknown_loss");
+    json_builder_add_int_value(b, st->pages_with_loss);
+    json_builder_set_member_name(b, "bad_pages");
+    json_builder_add_int_value(b, st->bad_pages);
+    json_builder_set_member_name(b, "unread_entries");
+    json_builder_add_int_value(b, loss->entries_left);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "events");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "function");
+    json_builder_add_int_value(b, st->function_events);
+    json_builder_set_member_name(b, "sys_enter");
+    json_builder_add_int_value(b, st->syscall_events);
+    json_builder_set_member_name(b, "fork");
+    json_builder_add_int_value(b, st->fork_events);
+    json_builder_set_member_name(b, "unknown_task");
+    json_builder_add_int_value(b, st->unknown_pid_events);
+    json_builder_set_member_name(b, "pages");
+    json_builder_add_int_value(b, st->pages);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "scores");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "hap_f");
+    json_builder_add_int_value(b, hap_f);
+    json_builder_set_member_name(b, "hap_l");
+    if (lines)
+        json_builder_add_int_value(b, hap_l);
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "hap");
+    if (lines)
+        json_builder_add_double_value(b, hap_l * in->density);
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "lines_available");
+    json_builder_add_boolean_value(b, lines);
+    json_builder_set_member_name(b, "lines_unavailable_reason");
+    json_builder_add_string_value(b, lines ? NULL : in->lines_error);
+    json_builder_set_member_name(b, "functions_without_lines");
+    json_builder_add_int_value(b, lines ? no_lines : hap_f);
+    json_builder_set_member_name(b, "unresolved_addresses");
+    json_builder_add_int_value(b, no_sym);
+    json_builder_set_member_name(b, "startup_functions");
+    json_builder_add_int_value(b, startup);
+    json_builder_set_member_name(b, "steady_new_functions");
+    json_builder_add_int_value(b, steady_new);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "contexts");
+    json_builder_begin_object(b);
+    for (int c = 0; c < HAPVM_N_CTX; c++) {
+        json_builder_set_member_name(b, hapvm_context_name(c));
+        json_builder_add_int_value(b, ctx_count[c]);
+    }
+    json_builder_set_member_name(b, "interrupt_only");
+    json_builder_add_int_value(b, irq_only);
+    json_builder_set_member_name(b, "any");
+    json_builder_add_int_value(b, all_ctx);
+    json_builder_end_object(b);
+
+    add_tally_object(b, "roles", by_role, lines);
+    add_tally_object(b, "subsystems", by_sub, lines);
+
+    json_builder_set_member_name(b, "syscalls");
+    json_builder_begin_array(b);
+    for (guint nr = 0; nr < HAPVM_MAX_SYSCALL; nr++) {
+        guint64 total = 0;
+        for (guint r = 0; r < HAPVM_N_ROLES; r++)
+            total += hapvm_decoder_get_syscalls(dec, r)[nr];
+        if (!total)
+            continue;
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "nr");
+        json_builder_add_int_value(b, nr);
+        json_builder_set_member_name(b, "count");
+        json_builder_add_int_value(b, total);
+        json_builder_set_member_name(b, "roles");
+        json_builder_begin_object(b);
+        for (guint r = 0; r < HAPVM_N_ROLES; r++) {
+            guint64 c = hapvm_decoder_get_syscalls(dec, r)[nr];
+            if (c) {
+                json_builder_set_member_name(b, hapvm_role_name(r));
+                json_builder_add_int_value(b, c);
+            }
+        }
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+
+    json_builder_set_member_name(b, "curve");
+    json_builder_begin_array(b);
+    const GArray *curve = hapvm_measurement_get_curve(m);
+    for (guint i = 0; i < curve->len; i++) {
+        const HapvmCurvePoint *p = &g_array_index(curve, HapvmCurvePoint, i);
+        json_builder_begin_array(b);
+        json_builder_add_double_value(b, p->t);
+        json_builder_add_int_value(b, p->total);
+        json_builder_add_int_value(b, p->steady);
+        json_builder_end_array(b);
+    }
+    json_builder_end_array(b);
+
+    json_builder_set_member_name(b, "functions");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < funcs->len; i++) {
+        const Func *f = &g_array_index(funcs, Func, i);
+        const HapvmFuncHit *h = f->hit;
+        g_autofree char *addr = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->ip);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "name");
+        json_builder_add_string_value(b, f->have_sym ? f->sym.name : addr);
+        json_builder_set_member_name(b, "module");
+        json_builder_add_string_value(b, f->have_sym ? f->sym.module : NULL);
+        json_builder_set_member_name(b, "address");
+        json_builder_add_string_value(b, addr);
+        json_builder_set_member_name(b, "file");
+        json_builder_add_string_value(b, f->have_lines ? f->li.file : NULL);
+        json_builder_set_member_name(b, "lines");
+        if (f->have_lines)
+            json_builder_add_int_value(b, f->li.lines);
+        else
+            json_builder_add_null_value(b);
+        json_builder_set_member_name(b, "subsystem");
+        json_builder_add_string_value(b, subsystem_of(f));
+        json_builder_set_member_name(b, "roles");
+        json_builder_begin_array(b);
+        for (guint r = 0; r < HAPVM_N_ROLES; r++)
+            if (h->role_mask & (1u << r))
+                json_builder_add_string_value(b, hapvm_role_name(r));
+        json_builder_end_array(b);
+        json_builder_set_member_name(b, "contexts");
+        json_builder_begin_array(b);
+        for (int c = 0; c < HAPVM_N_CTX; c++)
+            if (h->ctx_mask & (1u << c))
+                json_builder_add_string_value(b, hapvm_context_name(c));
+        json_builder_end_array(b);
+        json_builder_set_member_name(b, "first_seen_s");
+        json_builder_add_double_value(b, h->first_ts > start_ts ? (h->first_ts - start_ts) / 1e9 : 0);
+        json_builder_set_member_name(b, "count");
+        json_builder_add_int_value(b, h->count);
+        json_builder_set_member_name(b, "hap_f");
+        json_builder_add_boolean_value(b, h->task_steady_ts != 0);
+        json_builder_set_member_name(b, "startup");
+        json_builder_add_boolean_value(b, h->task_first_ts &&
+            h->task_first_ts < start_ts + (guint64)(hapvm_measurement_get_steady_start(m) * 1e9));
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+static guint64
+member_u64(JsonObject *o, const char *name)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+
+    return n && JSON_NODE_HOLDS_VALUE(n) ? (guint64)json_node_get_int(n) : 0;
+}
+
+static JsonObject *
+member_obj(JsonObject *o, const char *name)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+
+    return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
+guint64
+hapvm_result_get_lost(JsonObject *r)
+{
+    JsonObject *l = member_obj(r, "loss");
+
+    return member_u64(l, "overrun") + member_u64(l, "dropped") + member_u64(l, "commit_overrun") +
+           member_u64(l, "missed_in_pages") + member_u64(l, "pages_with_unknown_loss") +
+           member_u64(l, "bad_pages");
+}
+
+static const char *
+member_str(JsonObject *o, const char *name)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
+               ? json_node_get_string(n) : NULL;
+}
+
+static double
+member_double(JsonObject *o, const char *name)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+
+    return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_double(n) : 0;
+}
+
+static gboolean
+member_null(JsonObject *o, const char *name)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+
+    return !n || JSON_NODE_HOLDS_NULL(n);
+}
+
+static void
+print_tallies(FILE *out, JsonObject *r, const char *member, const char *title, guint limit)
+{
+    JsonObject *o = member_obj(r, member);
+    g_autoptr(GList) names = o ? json_object_get_members(o) : NULL;
+    guint i = 0;
+
+    if (!o)
+        return;
+    fprintf(out, "%s:\n", title);
+    for (GList *l = names; l && i < limit; l = l->next, i++) {
+        JsonObject *t = member_obj(o, l->data);
+        if (member_null(t, "hap_l"))
+            fprintf(out, "  %-28s HAP-F %6" G_GUINT64_FORMAT "\n", (char *)l->data, member_u64(t, "hap_f"));
+        else
+            fprintf(out, "  %-28s HAP-F %6" G_GUINT64_FORMAT "   HAP-L %7" G_GUINT64_FORMAT "\n",
+                    (char *)l->data, member_u64(t, "hap_f"), member_u64(t, "hap_l"));
+    }
+    if (g_list_length(names) > limit)
+        fprintf(out, "  ... %u more\n", g_list_length(names) - limit);
+}
+
+void
+hapvm_result_print_summary(JsonObject *r, FILE *out)
+{
+    JsonObject *target = member_obj(r, "target");
+    JsonObject *kernel = member_obj(r, "kernel");
+    JsonObject *timing = member_obj(r, "timing");
+    JsonObject *scores = member_obj(r, "scores");
+    JsonObject *ctx = member_obj(r, "contexts");
+    JsonObject *method = member_obj(r, "method");
+    JsonObject *loss = member_obj(r, "loss");
+    JsonNode *tasks = target ? json_object_get_member(target, "tasks") : NULL;
+    guint64 lost = hapvm_result_get_lost(r);
+
+    fprintf(out, "hapvm: %s %s (%u tasks)\n", member_str(target, "kind"), member_str(target, "name"),
+            tasks && JSON_NODE_HOLDS_ARRAY(tasks) ? json_array_get_length(json_node_get_array(tasks)) : 0);
+    fprintf(out, "kernel %s, build-id %s\n", member_str(kernel, "release"), member_str(kernel, "build_id"));
+    fprintf(out, "window %.1f s (warm-up %.1f s), ended: %s%s\n", member_double(timing, "elapsed_s"),
+            member_double(timing, "steady_start_s"), member_str(timing, "end_reason"),
+            json_node_get_boolean(json_object_get_member(method, "low_overhead")) ? ", low-overhead mode" : "");
+    if (member_null(scores, "hap_l"))
+        fprintf(out, "HAP-F %" G_GUINT64_FORMAT "   HAP-L unavailable (%s)\n", member_u64(scores, "hap_f"),
+                member_str(scores, "lines_unavailable_reason") ?: "no line index");
+    else
+        fprintf(out, "HAP-F %" G_GUINT64_FORMAT "   HAP-L %" G_GUINT64_FORMAT "   HAP %.2f"
+                " (density %.3g per 1000 lines; %" G_GUINT64_FORMAT " functions without lines)\n",
+                member_u64(scores, "hap_f"), member_u64(scores, "hap_l"), member_double(scores, "hap"),
+                member_double(method, "density_per_line") * 1000, member_u64(scores, "functions_without_lines"));
+    fprintf(out, "startup functions %" G_GUINT64_FORMAT ", new in steady state %" G_GUINT64_FORMAT "\n",
+            member_u64(scores, "startup_functions"), member_u64(scores, "steady_new_functions"));
+    fprintf(out, "contexts (steady window): task %" G_GUINT64_FORMAT ", softirq %" G_GUINT64_FORMAT
+            ", hardirq %" G_GUINT64_FORMAT ", nmi %" G_GUINT64_FORMAT ", interrupt-only %" G_GUINT64_FORMAT
+            " (not in HAP-F)\n", member_u64(ctx, "task"), member_u64(ctx, "softirq"), member_u64(ctx, "hardirq"),
+            member_u64(ctx, "nmi"), member_u64(ctx, "interrupt_only"));
+    if (lost)
+        fprintf(out, "INCOMPLETE: %" G_GUINT64_FORMAT " events lost (overrun %" G_GUINT64_FORMAT ", dropped %"
+                G_GUINT64_FORMAT ", in pages %" G_GUINT64_FORMAT ")%s\n", lost, member_u64(loss, "overrun"),
+                member_u64(loss, "dropped"), member_u64(loss, "missed_in_pages"),
+                json_node_get_boolean(json_object_get_member(loss, "accepted")) ? ", accepted" : "");
+    else
+        fprintf(out, "loss: none\n");
+    print_tallies(out, r, "roles", "by role", 16);
+    print_tallies(out, r, "subsystems", "by subsystem", 12);
+    JsonNode *sc = json_object_get_member(r, "syscalls");
+    if (sc && JSON_NODE_HOLDS_ARRAY(sc)) {
+        JsonArray *a = json_node_get_array(sc);
+        fprintf(out, "system calls entered (%u distinct, by number):", json_array_get_length(a));
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            JsonObject *e = json_array_get_object_element(a, i);
+            fprintf(out, " %" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT, member_u64(e, "nr"), member_u64(e, "count"));
+        }
+        fprintf(out, "\n");
+    }
+}
+
+gboolean
+hapvm_result_write(JsonNode *result, const char *path, GError **error)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autofree char *text = NULL;
+    g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
+    gsize len;
+    int fd;
+
+    json_generator_set_root(gen, result);
+    json_generator_set_pretty(gen, TRUE);
+    text = json_generator_to_data(gen, &len);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED, "cannot write %s: %s", path, g_strerror(e));
+        return FALSE;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED, "cannot rename %s to %s: %s", tmp, path, g_strerror(e));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+JsonNode *
+hapvm_result_load(const char *path, GError **error)
+{
+    g_autoptr(JsonParser) p = json_parser_new();
+    JsonNode *root;
+
+    if (!json_parser_load_from_file(p, path, error))
+        return NULL;
+    root = json_parser_get_root(p);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root) ||
+        g_strcmp0(member_str(json_node_get_object(root), "schema"), HAPVM_RESULT_SCHEMA) != 0) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "%s is not a hapvm result", path);
+        return NULL;
+    }
+    if (member_u64(json_node_get_object(root), "version") > HAPVM_RESULT_VERSION) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "%s: result version %" G_GUINT64_FORMAT
+                    " is newer than this hapvm understands (%d)", path,
+                    member_u64(json_node_get_object(root), "version"), HAPVM_RESULT_VERSION);
+        return NULL;
+    }
+    return json_node_copy(root);
+}

@@ -1,0 +1,42 @@
+/* Scoring and the versioned JSON result (schema: docs/result-schema.md).
+ * The text summary is rendered from the JSON, so `hapvm report` prints
+ * exactly what `hapvm measure` printed. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "hapvm-kernel.h"
+#include "hapvm-ksyms.h"
+#include "hapvm-lineindex.h"
+#include "hapvm-measure.h"
+
+#define HAPVM_RESULT_SCHEMA "hapvm-result"
+#define HAPVM_RESULT_VERSION 1
+/* Defects per line: 1 in ~3,000 lines, Coverity Scan on linux-next in 2018
+ * (docs/methodology.md has the source). */
+#define HAPVM_DEFAULT_DENSITY (1.0 / 3000.0)
+
+typedef struct {
+    const char *target_kind;   /* "process", "cgroup", "command", "kvm", ... */
+    const char *target;        /* what the user named */
+    const HapvmKernelInfo *kernel;
+    const HapvmKsyms *ksyms;   /* NULL: addresses only */
+    const HapvmLineIndex *lines; /* NULL: HAP-L unavailable */
+    const char *lines_error;   /* why lines is NULL */
+    double density;
+    gboolean accept_loss;
+} HapvmResultInput;
+
+/* Build the result object of a finished measurement. */
+JsonNode *hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in);
+
+/* Total of all loss counters in a result; 0 = complete. */
+guint64 hapvm_result_get_lost(JsonObject *result);
+
+/* Human summary of a result. */
+void hapvm_result_print_summary(JsonObject *result, FILE *out);
+
+/* Write atomically (temp file, fsync, rename). */
+gboolean hapvm_result_write(JsonNode *result, const char *path, GError **error);
+JsonNode *hapvm_result_load(const char *path, GError **error);
