@@ -21,6 +21,7 @@ struct HapvmTrace {
     HapvmDecoder *dec;
     int *fds;                   /* per CPU trace_pipe_raw */
     guint ncpus;
+    guint nfds;                 /* opened so far */
     gsize page_size;
     guint8 *page;
     gboolean started;
@@ -35,10 +36,16 @@ write_file(const char *dir, const char *file, const char *val, gboolean append, 
 {
     g_autofree char *path = g_build_filename(dir, file, NULL);
     int fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC);
-    gsize len = strlen(val);
+    gsize len = strlen(val), done = 0;
+    ssize_t w = 0;
 
-    if (fd < 0 || write(fd, val, len) != (ssize_t)len) {
-        int e = errno;
+    /* ftrace filter files take one word per write() and return a short
+     * count: keep writing until all is consumed. */
+    errno = 0;
+    while (fd >= 0 && done < len && (w = write(fd, val + done, len - done)) > 0)
+        done += w;
+    if (fd < 0 || done < len) {
+        int e = errno ? errno : EIO;
         if (fd >= 0)
             close(fd);
         if (e == EPERM || e == EACCES)
@@ -214,15 +221,6 @@ hapvm_trace_new(const HapvmTraceOpts *opts, GError **error)
     t->page_size = sysconf(_SC_PAGESIZE);
     t->page = g_malloc(t->page_size);
     t->fds = g_new(int, MAX(t->ncpus, 1));
-    for (guint c = 0; c < t->ncpus; c++) {
-        g_autofree char *p = g_strdup_printf("%s/per_cpu/cpu%u/trace_pipe_raw", t->idir, c);
-        t->fds[c] = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        if (t->fds[c] < 0) {
-            g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED, "cannot open %s: %s", p, g_strerror(errno));
-            t->ncpus = c;
-            return NULL;
-        }
-    }
     return g_steal_pointer(&t);
 }
 
@@ -231,7 +229,7 @@ hapvm_trace_free(HapvmTrace *t)
 {
     if (!t)
         return;
-    for (guint c = 0; c < t->ncpus; c++)
+    for (guint c = 0; c < t->nfds; c++)
         close(t->fds[c]);
     if (t->idir)
         remove_instance(t->idir);
@@ -307,6 +305,16 @@ hapvm_trace_start(HapvmTrace *t, GError **error)
         return FALSE;
     if (!write_file(t->idir, "current_tracer", "function", FALSE, error))
         return FALSE;
+    /* Readers only now: the kernel refuses a tracer change (EBUSY) while
+     * trace_pipe_raw is open. */
+    for (; t->nfds < t->ncpus; t->nfds++) {
+        g_autofree char *p = g_strdup_printf("%s/per_cpu/cpu%u/trace_pipe_raw", t->idir, t->nfds);
+        t->fds[t->nfds] = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (t->fds[t->nfds] < 0) {
+            g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED, "cannot open %s: %s", p, g_strerror(errno));
+            return FALSE;
+        }
+    }
     if (!write_file(t->idir, "tracing_on", "1", FALSE, error))
         return FALSE;
     t->started = TRUE;
@@ -318,7 +326,7 @@ hapvm_trace_drain(HapvmTrace *t)
 {
     guint pages = 0;
 
-    for (guint c = 0; c < t->ncpus; c++) {
+    for (guint c = 0; c < t->nfds; c++) {
         for (;;) {
             ssize_t r = read(t->fds[c], t->page, t->page_size);
             if (r <= 0)
@@ -355,7 +363,11 @@ hapvm_trace_stop(HapvmTrace *t, HapvmTraceLoss *loss)
         loss->dropped += stat_value(s, "dropped events: ");
         loss->entries_left += stat_value(s, "entries: ");
     }
-    /* Function records stop now; the instance goes in hapvm_trace_free. */
+    /* Function records stop now (readers closed first, or EBUSY); the
+     * instance goes in hapvm_trace_free. */
+    for (guint c = 0; c < t->nfds; c++)
+        close(t->fds[c]);
+    t->nfds = 0;
     write_file(t->idir, "current_tracer", "nop", FALSE, NULL);
     t->started = FALSE;
 }

@@ -6,6 +6,8 @@
  *   sysloop files N DIR   N open()+read()+close() of a small file in DIR
  *   sysloop yield N       N sched_yield() calls
  *   sysloop spin SECONDS  burn CPU in user space only (a busy non-target)
+ *   sysloop mix N         N rounds of sched_yield + getppid + a 64-byte pipe
+ *                         round trip; prints its own run time (benchmarks)
  *
  * Static, so it runs unchanged in the lab host and in an L2 guest.  Prints its
  * own pid (and the child's) so tests can match trace records to tasks.
@@ -83,7 +85,7 @@ int main(int argc, char **argv)
     long n;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: sysloop getppid|fork|pipe|files|yield|spin N [DIR]\n");
+        fprintf(stderr, "usage: sysloop getppid|fork|pipe|files|yield|spin|mix N [DIR]\n");
         return 2;
     }
     n = strtol(argv[2], NULL, 10);
@@ -111,6 +113,21 @@ int main(int argc, char **argv)
     } else if (!strcmp(argv[1], "yield")) {
         for (long i = 0; i < n; i++)
             sched_yield();
+    } else if (!strcmp(argv[1], "mix")) {
+        struct timespec t0, t1;
+        int fd[2];
+        char buf[64] = { 0 };
+        if (pipe(fd) < 0)
+            return 1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (long i = 0; i < n; i++) {
+            sched_yield();
+            syscall(SYS_getppid);
+            if (write(fd[1], buf, sizeof(buf)) != sizeof(buf) || read(fd[0], buf, sizeof(buf)) != sizeof(buf))
+                return 1;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("sysloop: elapsed %.6f s\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     } else if (!strcmp(argv[1], "spin")) {
         do_spin(n);
     } else {
