@@ -78,6 +78,6 @@ hapvm_cmd_index(int argc, char **argv, GError **error)
         printf("cache:      %s (%.1f MB)\n", st.cache_path, st.file_size / 1e6);
     else
         printf("cache:      not written (cache dir not writable); index kept in memory only\n");
-    printf("%s in %.3f s\n", st.from_cache ? "loaded" : "built", st.seconds);
+    printf("%s in %.1f ms\n", st.from_cache ? "loaded" : "built", st.seconds * 1e3);
     return 0;
 }

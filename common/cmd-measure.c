@@ -21,6 +21,14 @@ typedef struct {
     GPid child;
 } Targets;
 
+static void
+targets_clear(Targets *t)
+{
+    g_strfreev(t->pids);
+    g_free(t->cgroup);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Targets, targets_clear)
+
 static HapvmMeasurement *current;
 
 static void
@@ -179,7 +187,7 @@ int
 hapvm_cmd_measure(int argc, char **argv, GError **error)
 {
     HapvmMeasureOpts o;
-    Targets t = { 0 };
+    g_auto(Targets) t = { 0 };
     g_autofree char *json = NULL, *debuginfo = NULL, *index_cache = NULL;
     gboolean accept_loss = FALSE, no_lines = FALSE, no_syscalls = FALSE, quiet = FALSE;
     double density = HAPVM_DEFAULT_DENSITY * 1000;

@@ -108,6 +108,7 @@ hapvm_ksyms_load_data(const char *data, gsize len, const char *name, GError **er
     g_autoptr(GArray) bounds = g_array_new(FALSE, FALSE, sizeof(guint64));
     const char *p = data, *end = data + len;
     gsize lineno = 0, ntext = 0, nzero = 0;
+    guint64 stext = 0;
 
     k->strings = g_string_chunk_new(64 * 1024);
     while (p < end) {
@@ -159,6 +160,8 @@ hapvm_ksyms_load_data(const char *data, gsize len, const char *name, GError **er
         g_autofree char *nm = g_strndup(sym, sym_end - sym);
         if (!mod && strcmp(nm, "_text") == 0)
             k->text = addr;
+        else if (!mod && strcmp(nm, "_stext") == 0)
+            stext = addr;
         if (is_marker(nm))
             continue;
         KsymEntry e = { .start = addr, .name = g_string_chunk_insert(k->strings, nm) };
@@ -179,6 +182,9 @@ hapvm_ksyms_load_data(const char *data, gsize len, const char *name, GError **er
                     name);
         return NULL;
     }
+
+    if (!k->text)
+        k->text = stext; /* the same address on x86-64 */
 
     /* Stable order among equal addresses keeps file order: aliases resolve to
      * the first one listed.  qsort is not stable, so sort on (start, index). */

@@ -33,7 +33,7 @@ gboolean hapvm_ksyms_lookup(const HapvmKsyms *k, guint64 addr, HapvmKsym *out);
 /* By (module, name, dup); module NULL = vmlinux.  O(log n). */
 gboolean hapvm_ksyms_lookup_name(const HapvmKsyms *k, const char *module, const char *name,
                                  guint dup, HapvmKsym *out);
-/* Runtime address of vmlinux's _text (0 if absent): the KASLR base. */
+/* Runtime address of vmlinux's _text (else _stext; 0 if neither): the KASLR base. */
 guint64 hapvm_ksyms_text(const HapvmKsyms *k);
 /* Number of text symbols kept. */
 gsize hapvm_ksyms_count(const HapvmKsyms *k);

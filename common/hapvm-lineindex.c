@@ -3,25 +3,26 @@
  * Speed: walking every DIE of a 6.1 vmlinux costs more than the whole budget,
  * so functions come from the ELF symbol table (STT_FUNC, size > 0) and lines
  * from the line tables alone.  A symbol belongs to the compile unit whose
- * line-table sequence holds its start address; its own file is the file of
- * the first row at that address (the row GCC emits for the function's opening
+ * address ranges (unit DIE) hold its start address; its own file is the file
+ * of its first statement row (the row GCC emits for the function's opening
  * line); a "foo.cold" symbol is the cold part of "foo" in the same unit.  CUs
  * are split into chunks read by a few threads, each with its own Dwarf handle
  * (libdw handles are not thread-safe), and each chunk's handle is closed when
- * done so libdw's decoded line tables do not pile up.
+ * done so libdw's decoded line tables do not pile up.  Modules are relocated
+ * here, sparingly (see work_module), then read with libdw the same way.
  *
  * Cache file (native byte order, all offsets from the file start):
  *   Header | Func[nfuncs] | Range[nranges] | Module[nmodules] | ModSym[nmodsyms] | strtab
  * Range: vmlinux function ranges by link address (cold parts included).
  * Module/ModSym: per object (vmlinux is the module named ""), symbols by
  * (name, dup) for name lookups.  Validated on load: sizes, bounds, order and a
- * checksum of everything after the header. */
+ * checksum of the whole file. */
 #include "hapvm-lineindex.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
-#include <elfutils/libdwfl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -29,8 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hapvm-error.h"
@@ -46,7 +47,7 @@ typedef struct {
     guint32 version;
     guint32 header_size;
     guint64 file_size;
-    guint64 checksum;       /* of bytes [header_size, file_size) */
+    guint64 checksum;       /* of the whole file, this field read as 0 */
     guint64 fingerprint;    /* of the debuginfo files it was built from */
     guint64 vm_text;        /* vmlinux link address of _text */
     char build_id[72];      /* hex, NUL-terminated */
@@ -116,15 +117,22 @@ hapvm_kernel_source_path(const char *p)
     g_autoptr(GPtrArray) out = g_ptr_array_new();
     gsize first = 0;
 
-    /* Absolute names (assembler CUs) carry the build's source root: drop it
-     * up to the first kernel top-level directory. */
+    /* Absolute names (assembler CUs) carry the build's source root, e.g.
+     * /build/reproducible-path/linux-6.1.192/arch/...: drop it up to the
+     * first kernel top-level directory after a "linux*" component.  Other
+     * absolute paths (compiler headers under /usr/lib/gcc) stay as they are. */
     parts = g_strsplit(p, "/", -1);
     if (p[0] == '/') {
-        for (gsize i = 0; parts[i]; i++)
-            if (parts[i + 1] && is_top_dir(parts[i], strlen(parts[i]))) {
+        gboolean in_tree = FALSE;
+
+        for (gsize i = 0; parts[i]; i++) {
+            if (in_tree && parts[i + 1] && is_top_dir(parts[i], strlen(parts[i]))) {
                 first = i;
                 break;
             }
+            if (g_str_has_prefix(parts[i], "linux"))
+                in_tree = TRUE;
+        }
     }
     for (gsize i = first; parts[i]; i++) {
         if (parts[i][0] == '\0' || strcmp(parts[i], ".") == 0) {
@@ -250,8 +258,6 @@ typedef struct {
     GPtrArray *items;
     gint next;
     GMutex lock;
-    GPtrArray *chunks; /* every worker's GStringChunk, freed after serialising */
-    guint cus;
 } Build;
 
 typedef struct {
@@ -360,8 +366,8 @@ vmlinux_syms(Object *obj, GError **error)
 
             if (!gelf_getsym(data, i, &s) || !(name = elf_strptr(obj->elf, shdr.sh_link, s.st_name)))
                 continue;
-            if (strcmp(name, "_text") == 0 && s.st_shndx != SHN_UNDEF)
-                obj->text = s.st_value;
+            if (s.st_shndx != SHN_UNDEF && (strcmp(name, "_text") == 0 || (!obj->text && strcmp(name, "_stext") == 0)))
+                obj->text = s.st_value; /* _stext only if _text is missing: same address on x86-64 */
             if (GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0 || s.st_shndx == SHN_UNDEF ||
                 s.st_shndx >= SHN_LORESERVE || !name[0] || !section_is_text(obj->elf, s.st_shndx, &init))
                 continue;
@@ -449,9 +455,9 @@ collect_lines(Worker *w, const Row *rows, gsize n, guint64 start, guint64 end, c
     }
 }
 
-/* One compile unit: claim the symbols its line-table sequences cover, then
+/* One compile unit: claim the symbols that start in its address ranges, then
  * count each function's own lines.  bias: DWARF address + bias = symbol
- * address (dwfl's module layout for .ko files, 0 for vmlinux). */
+ * address (0: .ko sections are laid out before reading, see work_module). */
 static void
 process_cu(Worker *w, Object *obj, Dwarf_Die *cudie, Dwarf_Addr bias)
 {
@@ -618,61 +624,228 @@ work_vmlinux_chunk(Worker *w, WorkItem *it)
     dwarf_end(dw); /* frees this chunk's decoded line tables */
 }
 
-/* A .ko is ET_REL: dwfl lays its sections out and applies the relocations
- * to the DWARF, which plain libdw would not do. */
+/* A .ko is ET_REL: its DWARF needs relocating.  libdwfl would apply every
+ * relocation of every debug section (300 000 for ext4.ko, most of them in
+ * DIEs and location lists we never read), copy-on-write page by page; that
+ * was 60% of the build time.  We lay the allocated sections out ourselves
+ * (like dwfl_offline_section_address: in section order, aligned) and apply
+ * only what the unit DIEs, range lists and line tables need. */
+
+#define CU_DIE_WINDOW 160 /* unit header + unit DIE: the attributes we read */
+
+static gboolean
+apply_rela(Elf *elf, Elf_Scn *rela_scn, const GElf_Shdr *rela, const guint64 *base, size_t nsec,
+           Elf_Data *symdata, const GArray *windows, const char **why)
+{
+    Elf_Scn *tscn = elf_getscn(elf, rela->sh_info);
+    Elf_Data *rd = elf_getdata(rela_scn, NULL);
+    Elf_Data *td = tscn ? elf_getdata(tscn, NULL) : NULL;
+    gsize n = rela->sh_entsize ? rela->sh_size / rela->sh_entsize : 0;
+    gsize wi = 0;
+
+    if (!rd || !td || !td->d_buf) {
+        *why = "unreadable relocation or target section";
+        return FALSE;
+    }
+    for (gsize i = 0; i < n; i++) {
+        GElf_Rela r;
+        GElf_Sym sym;
+        guint64 v;
+        guint type;
+
+        if (!gelf_getrela(rd, i, &r) || !gelf_getsym(symdata, GELF_R_SYM(r.r_info), &sym)) {
+            *why = "bad relocation entry";
+            return FALSE;
+        }
+        if (windows) { /* only relocations inside a unit's header and DIE */
+            const guint64 *w = (const guint64 *)windows->data;
+
+            while (wi < windows->len && r.r_offset >= w[wi] + CU_DIE_WINDOW)
+                wi++;
+            if (wi == windows->len)
+                break;
+            if (r.r_offset < w[wi])
+                continue;
+        }
+        v = sym.st_value + (sym.st_shndx < nsec ? base[sym.st_shndx] : 0) + r.r_addend;
+        type = GELF_R_TYPE(r.r_info);
+        switch (type) {
+        case R_X86_64_64:
+            if (r.r_offset + 8 > td->d_size)
+                goto range;
+            memcpy((guint8 *)td->d_buf + r.r_offset, &v, 8);
+            break;
+        case R_X86_64_32:
+        case R_X86_64_32S: {
+            guint32 v32 = (guint32)v;
+
+            if (r.r_offset + 4 > td->d_size)
+                goto range;
+            memcpy((guint8 *)td->d_buf + r.r_offset, &v32, 4);
+            break;
+        }
+        case R_X86_64_NONE:
+            break;
+        default:
+            *why = "unsupported relocation type (not an x86-64 module?)";
+            return FALSE;
+        }
+    }
+    return TRUE;
+range:
+    *why = "relocation outside its section";
+    return FALSE;
+}
+
+/* Offsets of the units in .debug_info (from their length fields). */
+static GArray *
+unit_offsets(Elf_Data *info)
+{
+    GArray *offs = g_array_new(FALSE, FALSE, sizeof(guint64));
+    const guint8 *p = info->d_buf;
+    guint64 off = 0;
+
+    while (off + 4 <= info->d_size) {
+        guint32 len32;
+        guint64 len;
+
+        g_array_append_val(offs, off);
+        memcpy(&len32, p + off, 4);
+        if (len32 == 0xffffffffu) {
+            if (off + 12 > info->d_size)
+                break;
+            memcpy(&len, p + off + 4, 8);
+            len += 12;
+        } else {
+            len = (guint64)len32 + 4;
+        }
+        if (len > info->d_size - off)
+            break;
+        off += len;
+    }
+    return offs;
+}
+
 static void
 work_module(Worker *w, WorkItem *it)
 {
-    static char *debuginfo_path = NULL;
-    static const Dwfl_Callbacks cb = {
-        .find_debuginfo = dwfl_standard_find_debuginfo,
-        .section_address = dwfl_offline_section_address,
-        .debuginfo_path = &debuginfo_path,
-    };
     Object *obj = it->obj;
-    Dwfl *dwfl = dwfl_begin(&cb);
-    Dwfl_Module *mod;
-    Dwarf *dw;
-    Dwarf_Addr bias;
     g_autoptr(GArray) syms = g_array_new(FALSE, FALSE, sizeof(Sym));
-    int nsym;
+    g_autofree guint64 *base = NULL;
+    g_autoptr(GArray) windows = NULL;
+    const char *why = NULL;
+    Elf *elf = NULL;
+    Elf_Scn *scn = NULL, *symscn = NULL;
+    Elf_Data *symdata;
+    GElf_Shdr symshdr;
+    GElf_Ehdr eh;
+    size_t nsec = 0, shstrndx;
+    guint64 next = 0x10000;
+    Dwarf *dw = NULL;
+    Dwarf_Off off = 0, noff;
+    size_t hsz;
+    int fd = open(obj->path, O_RDONLY | O_CLOEXEC);
 
-    if (!dwfl) {
-        object_set_error(obj, w->b, dwfl_errmsg(-1));
-        return;
+    /* MMAP_PRIVATE: relocating writes copy only the pages they touch. */
+    if (fd < 0 || !(elf = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL)) || !gelf_getehdr(elf, &eh) ||
+        elf_getshdrnum(elf, &nsec) != 0 || elf_getshdrstrndx(elf, &shstrndx) != 0) {
+        why = fd < 0 ? g_strerror(errno) : elf_errmsg(-1);
+        goto out;
     }
-    dwfl_report_begin(dwfl);
-    mod = dwfl_report_offline(dwfl, obj->module, obj->path, -1);
-    dwfl_report_end(dwfl, NULL, NULL);
-    if (!mod || !(dw = dwfl_module_getdwarf(mod, &bias))) {
-        object_set_error(obj, w->b, dwfl_errmsg(-1));
-        dwfl_end(dwfl);
-        return;
+    if (eh.e_type != ET_REL || eh.e_machine != EM_X86_64) {
+        why = "not an x86-64 relocatable object";
+        goto out;
     }
-    obj->names = g_string_chunk_new(4096);
-    nsym = dwfl_module_getsymtab(mod);
-    for (int i = 1; i < nsym; i++) {
-        GElf_Sym s;
-        GElf_Addr addr;
-        GElf_Word shndx;
-        Elf *elf;
-        Dwarf_Addr sbias;
-        gboolean init;
-        const char *name = dwfl_module_getsym_info(mod, i, &s, &addr, &shndx, &elf, &sbias);
+    base = g_new0(guint64, nsec ? nsec : 1);
+    while ((scn = elf_nextscn(elf, scn))) {
+        GElf_Shdr sh;
+        size_t i = elf_ndxscn(scn);
 
-        if (!name || !name[0] || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0 ||
-            shndx == SHN_UNDEF || !section_is_text(elf, shndx, &init))
+        if (!gelf_getshdr(scn, &sh))
             continue;
-        Sym sym = { .start = addr, .end = addr + s.st_size,
+        if (sh.sh_type == SHT_SYMTAB)
+            symscn = scn;
+        if (sh.sh_flags & SHF_ALLOC) {
+            guint64 align = sh.sh_addralign ? sh.sh_addralign : 1;
+
+            next = (next + align - 1) & ~(align - 1);
+            base[i] = next;
+            next += sh.sh_size;
+        }
+    }
+    if (!symscn || !gelf_getshdr(symscn, &symshdr) || !(symdata = elf_getdata(symscn, NULL))) {
+        why = "no symbol table";
+        goto out;
+    }
+
+    /* Functions. */
+    obj->names = g_string_chunk_new(4096);
+    for (gsize i = 1; symshdr.sh_entsize && i < symshdr.sh_size / symshdr.sh_entsize; i++) {
+        GElf_Sym s;
+        const char *name;
+        gboolean init;
+
+        if (!gelf_getsym(symdata, i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0 ||
+            s.st_shndx == SHN_UNDEF || s.st_shndx >= nsec || !(name = elf_strptr(elf, symshdr.sh_link, s.st_name)) ||
+            !name[0] || !section_is_text(elf, s.st_shndx, &init))
+            continue;
+        Sym sym = { .start = base[s.st_shndx] + s.st_value, .end = base[s.st_shndx] + s.st_value + s.st_size,
                     .name = g_string_chunk_insert(obj->names, name), .init = init };
         g_array_append_val(syms, sym);
     }
     finish_syms(obj, g_steal_pointer(&syms));
-    for (Dwarf_Die *cu = NULL; (cu = dwfl_module_nextcu(mod, cu, &bias));) {
-        obj->ncus++;
-        process_cu(w, obj, cu, bias);
+
+    /* Relocate the DWARF we read. */
+    scn = NULL;
+    while ((scn = elf_nextscn(elf, scn))) {
+        GElf_Shdr sh, tsh;
+        Elf_Scn *tscn;
+        const char *tname;
+
+        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !(tscn = elf_getscn(elf, sh.sh_info)) ||
+            !gelf_getshdr(tscn, &tsh) || !(tname = elf_strptr(elf, shstrndx, tsh.sh_name)))
+            continue;
+        if (strcmp(tname, ".debug_info") == 0) {
+            Elf_Data *info = elf_getdata(tscn, NULL);
+
+            if (!info || !info->d_buf) {
+                why = "unreadable .debug_info";
+                goto out;
+            }
+            windows = unit_offsets(info);
+            if (!apply_rela(elf, scn, &sh, base, nsec, symdata, windows, &why))
+                goto out;
+        } else if (strcmp(tname, ".debug_line") == 0 || strcmp(tname, ".debug_rnglists") == 0 ||
+                   strcmp(tname, ".debug_ranges") == 0 || strcmp(tname, ".debug_addr") == 0 ||
+                   strcmp(tname, ".debug_str_offsets") == 0) {
+            if (!apply_rela(elf, scn, &sh, base, nsec, symdata, NULL, &why))
+                goto out;
+        }
     }
-    dwfl_end(dwfl);
+
+    if (!(dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL))) {
+        why = dwarf_errmsg(-1);
+        goto out;
+    }
+    while (dwarf_nextcu(dw, off, &noff, &hsz, NULL, NULL, NULL) == 0) {
+        Dwarf_Die cudie;
+
+        if (dwarf_offdie(dw, off + hsz, &cudie)) {
+            obj->ncus++;
+            process_cu(w, obj, &cudie, 0);
+        }
+        off = noff;
+    }
+
+out:
+    if (why)
+        object_set_error(obj, w->b, why);
+    if (dw)
+        dwarf_end(dw);
+    if (elf)
+        elf_end(elf);
+    if (fd >= 0)
+        close(fd);
 }
 
 static gpointer
@@ -718,11 +891,13 @@ strtab_add(StrTab *st, const char *s)
     return off;
 }
 
-/* Word-wise FNV-style mix: detects corruption at memory speed. */
+#define CHECKSUM_SEED 0xcbf29ce484222325ULL
+
+/* Word-wise FNV-style mix: detects corruption at memory speed.  Each step is
+ * a bijection of the state, so any single changed word changes the result. */
 static guint64
-checksum(const guint8 *p, gsize n)
+checksum_from(guint64 h, const guint8 *p, gsize n)
 {
-    guint64 h = 0xcbf29ce484222325ULL;
     gsize i = 0;
 
     for (; i + 8 <= n; i += 8) {
@@ -735,6 +910,23 @@ checksum(const guint8 *p, gsize n)
     for (; i < n; i++)
         h = (h ^ p[i]) * 0x100000001b3ULL;
     return h;
+}
+
+static guint64
+checksum(const guint8 *p, gsize n)
+{
+    return checksum_from(CHECKSUM_SEED, p, n);
+}
+
+/* The whole file, header included, with the checksum field read as 0. */
+static guint64
+file_checksum(const guint8 *data, gsize size)
+{
+    IndexHeader h;
+
+    memcpy(&h, data, sizeof(h));
+    h.checksum = 0;
+    return checksum_from(checksum((const guint8 *)&h, sizeof(h)), data + sizeof(h), size - sizeof(h));
 }
 
 typedef struct {
@@ -897,7 +1089,8 @@ serialise(GPtrArray *objects, const HapvmKernelInfo *kernel, const char *build_i
     memcpy(buf + h.off_modules, mods->data, mods->len * sizeof(IndexModule));
     memcpy(buf + h.off_modsyms, modsyms->data, modsyms->len * sizeof(IndexModSym));
     memcpy(buf + h.off_strtab, st.strtab->str, st.strtab->len);
-    h.checksum = checksum(buf + sizeof(IndexHeader), h.file_size - sizeof(IndexHeader));
+    memcpy(buf, &h, sizeof(h));
+    h.checksum = file_checksum(buf, h.file_size);
     memcpy(buf, &h, sizeof(h));
     g_string_free(st.strtab, TRUE);
     g_hash_table_unref(st.offsets);
@@ -945,7 +1138,7 @@ index_attach(HapvmLineIndex *idx, const char *expect_build_id, const char *what,
         h->off_strtab != h->off_modsyms + (guint64)h->nmodsyms * sizeof(IndexModSym) ||
         h->off_strtab + h->strtab_size != h->file_size || h->strtab_size == 0)
         BAD("inconsistent section offsets");
-    if (checksum(idx->data + sizeof(IndexHeader), idx->size - sizeof(IndexHeader)) != h->checksum)
+    if (file_checksum(idx->data, idx->size) != h->checksum)
         BAD("checksum mismatch");
     idx->hdr = h;
     idx->funcs = (const IndexFunc *)(idx->data + h->off_funcs);
@@ -1033,7 +1226,9 @@ index_load_file(const char *path, const char *expect_build_id, GError **error)
         return NULL;
     }
     idx->size = st.st_size;
-    idx->data = mmap(NULL, idx->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    /* Validation reads every page: map them all in one go (per-page faults
+     * cost more than the checksum). */
+    idx->data = mmap(NULL, idx->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     close(fd);
     if (idx->data == MAP_FAILED) {
         idx->data = NULL;
@@ -1071,40 +1266,61 @@ sources_clear(Sources *s)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Sources, sources_clear)
 
-static void
-walk_kos(const char *dir, GPtrArray *out, int depth)
+static guint64
+fingerprint_mix(guint64 h, const void *p, gsize n)
 {
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    if (!d || depth > 16)
-        return;
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, name, NULL);
-
-        if (g_str_has_suffix(name, ".ko")) {
-            if (g_file_test(p, G_FILE_TEST_IS_REGULAR))
-                g_ptr_array_add(out, g_steal_pointer(&p));
-        } else if (strcmp(name, "vmlinux") != 0 && !strchr(name, '.') &&
-                   g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK)) {
-            walk_kos(p, out, depth + 1);
-        }
-    }
+    return checksum_from(h * 0x100000001b3ULL + 1, p, n);
 }
 
 static guint64
-fingerprint_add(guint64 h, const char *path)
+fingerprint_stat(guint64 h, const char *path, const struct stat *st)
 {
-    struct stat st;
-    guint64 v[3] = { 0, 0, 0 };
+    guint64 v[3] = { st->st_size, st->st_mtim.tv_sec, st->st_mtim.tv_nsec };
 
-    if (stat(path, &st) == 0) {
-        v[0] = st.st_size;
-        v[1] = st.st_mtim.tv_sec;
-        v[2] = st.st_mtim.tv_nsec;
+    h = fingerprint_mix(h, path, strlen(path));
+    return fingerprint_mix(h, v, sizeof(v));
+}
+
+/* Collect the .ko files under dir.  The fingerprint covers each directory's
+ * mtime and each module's path, not every module's stat: 4 000 stat() calls
+ * would cost more than loading the whole index.  Packages replace files by
+ * rename, which changes the directory's mtime. */
+static void
+walk_kos(const char *dir, GPtrArray *out, guint64 *fp, int depth)
+{
+    DIR *d;
+    struct dirent *e;
+    struct stat st;
+
+    if (depth > 16 || !(d = opendir(dir)))
+        return;
+    if (fstat(dirfd(d), &st) == 0)
+        *fp = fingerprint_stat(*fp, dir, &st);
+    while ((e = readdir(d))) {
+        const char *name = e->d_name;
+        gboolean is_dir = e->d_type == DT_DIR, is_file = e->d_type == DT_REG;
+
+        if (name[0] == '.')
+            continue;
+        if (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) {
+            /* Symlinked modules count; symlinked directories (build/, source/) do not. */
+            if (fstatat(dirfd(d), name, &st, 0) != 0)
+                continue;
+            is_file = S_ISREG(st.st_mode);
+            is_dir = e->d_type == DT_UNKNOWN && S_ISDIR(st.st_mode);
+        }
+        if (is_file && g_str_has_suffix(name, ".ko")) {
+            char *p = g_build_filename(dir, name, NULL);
+
+            *fp = fingerprint_mix(*fp, p, strlen(p));
+            g_ptr_array_add(out, p);
+        } else if (is_dir) {
+            g_autofree char *p = g_build_filename(dir, name, NULL);
+
+            walk_kos(p, out, fp, depth + 1);
+        }
     }
-    h = checksum((const guint8 *)path, strlen(path)) ^ (h * 0x100000001b3ULL);
-    return checksum((const guint8 *)v, sizeof(v)) ^ (h * 31);
+    closedir(d);
 }
 
 static int
@@ -1137,12 +1353,13 @@ sources_find(Sources *s, const char *release, const char *debuginfo)
     }
     s->kos = g_ptr_array_new_with_free_func(g_free);
     if (s->vmlinux) {
-        s->fingerprint = fingerprint_add(0, s->vmlinux);
+        struct stat st;
+
+        if (stat(s->vmlinux, &st) == 0)
+            s->fingerprint = fingerprint_stat(0, s->vmlinux, &st);
         if (s->modules_dir)
-            walk_kos(s->modules_dir, s->kos, 0);
+            walk_kos(s->modules_dir, s->kos, &s->fingerprint, 0);
         g_ptr_array_sort(s->kos, cmp_strp);
-        for (guint i = 0; i < s->kos->len; i++)
-            s->fingerprint = fingerprint_add(s->fingerprint, g_ptr_array_index(s->kos, i));
     }
 }
 
@@ -1430,6 +1647,12 @@ line_index_open(const HapvmKernelInfo *kernel, const char *debuginfo, const char
     idx->stats.vmlinux = idx->vmlinux;
     idx->stats.seconds = (g_get_monotonic_time() - t0) / 1e6;
     return g_steal_pointer(&idx);
+}
+
+HapvmLineIndex *
+hapvm_line_index_load_cache(const char *path, const char *build_id, GError **error)
+{
+    return index_load_file(path, build_id, error);
 }
 
 HapvmLineIndex *

@@ -50,6 +50,10 @@ HapvmLineIndex *hapvm_line_index_open(const HapvmKernelInfo *kernel, const char 
 /* Like open, but always rebuilds (and rewrites the cache). */
 HapvmLineIndex *hapvm_line_index_rebuild(const HapvmKernelInfo *kernel, const char *debuginfo,
                                          const char *cache_dir, GError **error);
+/* Load one cache file (mmap) and validate it: magic, version, sizes, section
+ * bounds, every index and string offset, table order, and a checksum of the
+ * whole file.  build_id NULL = any.  HAPVM_ERROR_PARSE when invalid. */
+HapvmLineIndex *hapvm_line_index_load_cache(const char *path, const char *build_id, GError **error);
 void hapvm_line_index_free(HapvmLineIndex *idx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmLineIndex, hapvm_line_index_free)
 

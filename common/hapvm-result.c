@@ -78,8 +78,8 @@ subsystem_of(const Func *f)
 {
     if (f->have_lines && f->li.subsystem)
         return f->li.subsystem;
-    if (f->have_sym && f->sym.module)
-        return "module"; /* refined below by name */
+    if (f->have_sym)
+        return f->sym.module ? "module" : "vmlinux";
     return "unknown";
 }
 
@@ -153,7 +153,7 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
             g_autofree char *k = g_strdup_printf("module:%s", f->sym.module);
             tally_add(by_sub, k, f);
         } else
-            tally_add(by_sub, "unknown", f);
+            tally_add(by_sub, f->have_sym ? "vmlinux" : "unknown", f);
     }
 
     json_builder_begin_object(b);

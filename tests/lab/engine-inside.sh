@@ -24,7 +24,9 @@ $B/sysloop files 100 /tmp
 EOF2
 bash /tmp/workload.sh > "$out/workload.out" 2>&1 &
 W=$!
-"$B/sysloop" yield 1000000000 > "$out/nontarget.out" &
+# Bursts, not a tight loop: a sched_yield spin beside three function tracers
+# under TCG soft-locked the lab's CPU.
+(while :; do "$B/sysloop" yield 2000 > /dev/null; sleep 0.05; done) &
 NT=$!
 
 C=$T/instances/peer-$$
@@ -57,6 +59,7 @@ cat "$C/trace" > "$out/peer.trace"
 echo nop > "$C/current_tracer"
 rmdir "$C"
 kill $NT
+wait $NT 2>/dev/null
 
 # --- 2. loss is detected with a tiny buffer -------------------------------
 "$hapvm" measure --buffer-kb 8 --warmup 0 --no-lines --json "$out/loss.json" \

@@ -163,3 +163,64 @@ lab_prepare() {
         ln -sf "$name-$h" "$LAB_BIN/$name"
     done
 }
+
+# Debuginfo for the lab kernel, for the line index (HAP-L): the -dbg package
+# of the flavour the lab boots (amd64; the build-id must match, and the
+# smaller cloud-amd64 flavour has no 9p, which the lab needs for its root).
+# Extracted once into $LAB_CACHE/dbg-<release>/, laid out like /usr/lib/debug:
+# boot/vmlinux-<release> plus the .ko of the modules the lab loads (the
+# dependency closure of LAB_L1_MODULES).  HAPVM_LAB_DBG_ALL=1 takes every
+# module (5.4 GB on disk).  The 858 MB .deb stays in $LAB_CACHE/debs.
+# Sets LAB_KVER and LAB_DBG.
+lab_debuginfo() {
+    lab_need dpkg-deb apt-get tar modprobe depmod
+    local pkg deb kroot dir tmp t0 want m line ko
+    pkg=$(lab_kernel_pkg) || exit 125
+    LAB_KVER=${pkg#linux-image-}
+    LAB_DBG=$LAB_CACHE/dbg-$LAB_KVER
+    dir=$LAB_DBG
+    if [ -f "$dir/.done" ] && { [ -z "${HAPVM_LAB_DBG_ALL:-}" ] || [ -f "$dir/.all" ]; }; then
+        return 0
+    fi
+    t0=$EPOCHREALTIME
+    deb=$(lab_download "$pkg-dbg") || exit 125
+    tmp=$(mktemp -d "$LAB_CACHE/dbg-tmp.XXXXXX")
+    want="./usr/lib/debug/boot/vmlinux-$LAB_KVER"
+    if [ -z "${HAPVM_LAB_DBG_ALL:-}" ]; then
+        # Module paths from the kernel package's own modules.dep.
+        kroot=$LAB_CACHE/kern-$LAB_KVER
+        if [ ! -f "$kroot/.done" ]; then
+            local kdeb
+            kdeb=$(lab_download "$pkg") || exit 125
+            rm -rf "$kroot"
+            mkdir -p "$kroot"
+            dpkg-deb -x "$kdeb" "$kroot"
+            depmod -b "$kroot" "$LAB_KVER"
+            touch "$kroot/.done"
+        fi
+        for m in $LAB_L1_MODULES $LAB_L2_MODULES; do
+            modprobe -d "$kroot" -S "$LAB_KVER" --show-depends "$m" 2>/dev/null
+        done > "$tmp/deps"
+        while read -r line; do
+            case "$line" in
+                insmod\ *) ko=${line#insmod }; ko=${ko%% *}
+                           want="$want ./usr/lib/debug${ko#"$kroot"}" ;;
+            esac
+        done < "$tmp/deps"
+        want=$(printf '%s\n' $want | sort -u)
+    else
+        want="$want ./usr/lib/debug/lib/modules/$LAB_KVER/kernel"
+    fi
+    lab_log "extracting debuginfo ($(printf '%s\n' $want | wc -l) paths) into $dir"
+    # xz is one stream: the whole archive is decompressed whatever is kept.
+    # shellcheck disable=SC2086
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" $want ||
+        { rm -rf "$tmp"; lab_die "cannot extract $want from $deb"; }
+    rm -rf "$dir"
+    mv "$tmp/usr/lib/debug" "$dir"
+    rm -rf "$tmp"
+    touch "$dir/.done"
+    [ -n "${HAPVM_LAB_DBG_ALL:-}" ] && touch "$dir/.all"
+    lab_log "debuginfo ready: $dir ($(du -sm "$dir" | cut -f1) MB, $(find "$dir" -name '*.ko' | wc -l) modules," \
+        "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s)"
+}
