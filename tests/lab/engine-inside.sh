@@ -13,8 +13,10 @@ hapvm=$1 out=$2
 B=$HAPVM_LAB_BIN
 T=/sys/kernel/tracing
 mkdir -p "$out"
+step() { echo "engine-inside: $* (uptime $(cut -d' ' -f1 /proc/uptime))"; }
 
 # --- 1. same workload, three tracers -------------------------------------
+step "workload and peer"
 mkfifo /tmp/go
 cat > /tmp/workload.sh <<EOF2
 read x < /tmp/go
@@ -43,16 +45,20 @@ HA=$!
 "$hapvm" measure --pid $W --warmup 0 --quiet 1000 --no-lines --low-overhead --json "$out/low.json" \
     > "$out/low.out" 2> "$out/low.err" &
 HB=$!
+step "hapvm plain and low-overhead started"
 for _ in $(seq 600); do
     n=$(cat $T/instances/hapvm-*/tracing_on 2>/dev/null | grep -c 1)
     [ "$n" -ge 2 ] && break
     sleep 0.2
 done
 echo "tracing instances on: $n" > "$out/start.log"
+step "go ($n instances tracing)"
 echo go > /tmp/go
 wait $W
+step "workload done"
 wait $HA; echo $? > "$out/plain.rc"
 wait $HB; echo $? > "$out/low.rc"
+step "measurements done"
 echo 0 > "$C/tracing_on"
 cat "$C"/per_cpu/cpu*/stats > "$out/peer.stats"
 cat "$C/trace" > "$out/peer.trace"
@@ -61,6 +67,7 @@ rmdir "$C"
 kill $NT
 wait $NT 2>/dev/null
 
+step "peer trace saved"
 # --- 2. loss is detected with a tiny buffer -------------------------------
 "$hapvm" measure --buffer-kb 8 --warmup 0 --no-lines --json "$out/loss.json" \
     -- "$B/sysloop" pipe 5000 > "$out/loss.out" 2> "$out/loss.err"
@@ -69,6 +76,7 @@ echo $? > "$out/loss.rc"
     -- "$B/sysloop" pipe 5000 > "$out/loss-accepted.out" 2> "$out/loss-accepted.err"
 echo $? > "$out/loss-accepted.rc"
 
+step "loss runs done"
 # --- 3. a SIGKILLed hapvm leaves an instance; the next run removes it -----
 "$hapvm" measure --no-lines -- sleep 600 > /dev/null 2>&1 &
 K=$!
@@ -84,6 +92,7 @@ echo $? > "$out/stale.rc"
 ls $T/instances > "$out/stale.after"
 pkill -KILL -x sleep
 
+step "stale instance done"
 # --- 4. error paths ------------------------------------------------------
 "$hapvm" measure --pid 999999 > /dev/null 2> "$out/err.gone"; echo $? >> "$out/err.gone"
 setpriv --reuid=65534 --clear-groups "$hapvm" measure -- true > /dev/null 2> "$out/err.root"; echo $? >> "$out/err.root"
