@@ -80,14 +80,30 @@ func_set_grow(HapvmFuncSet *set)
     g_free(old);
 }
 
-HapvmFuncHit *
-hapvm_func_set_get(HapvmFuncSet *set, guint64 ip, gboolean *added)
+/* Adds ip (absent); out of the probe loop, which the hot path inlines. */
+static G_NO_INLINE HapvmFuncHit *
+func_set_add(HapvmFuncSet *set, guint64 ip)
+{
+    guint i;
+
+    if ((set->used + 1) * 2 > set->mask + 1)
+        func_set_grow(set);
+    i = hash_ip(ip, set->mask);
+    while (set->slots[i].ip)
+        i = (i + 1) & set->mask;
+    set->used++;
+    set->slots[i].ip = ip;
+    return &set->slots[i];
+}
+
+static inline HapvmFuncHit *
+func_set_get(HapvmFuncSet *set, guint64 ip, gboolean *added)
 {
     guint i = hash_ip(ip, set->mask);
 
     for (;;) {
         HapvmFuncHit *h = &set->slots[i];
-        if (h->ip == ip) {
+        if (G_LIKELY(h->ip == ip)) {
             *added = FALSE;
             return h;
         }
@@ -95,14 +111,14 @@ hapvm_func_set_get(HapvmFuncSet *set, guint64 ip, gboolean *added)
             break;
         i = (i + 1) & set->mask;
     }
-    if ((set->used + 1) * 2 > set->mask + 1) {
-        func_set_grow(set);
-        return hapvm_func_set_get(set, ip, added);
-    }
-    set->used++;
-    set->slots[i].ip = ip;
     *added = TRUE;
-    return &set->slots[i];
+    return func_set_add(set, ip);
+}
+
+HapvmFuncHit *
+hapvm_func_set_get(HapvmFuncSet *set, guint64 ip, gboolean *added)
+{
+    return func_set_get(set, ip, added);
 }
 
 const HapvmFuncHit *
@@ -409,7 +425,7 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
         role = role_of(dec, pid);
         if (G_UNLIKELY(!dec->last_known))
             dec->stats.unknown_pid_events++;
-        HapvmFuncHit *h = hapvm_func_set_get(dec->funcs, rd64(rec + 8), &added);
+        HapvmFuncHit *h = func_set_get(dec->funcs, rd64(rec + 8), &added);
         if (added)
             h->first_ts = ts;
         h->count++;

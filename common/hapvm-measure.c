@@ -263,9 +263,10 @@ low_overhead_update(HapvmMeasurement *m)
     if (!m->namer)
         return;
     for (guint i = 0; i < n && names->len < m->opts.notrace_batch; i++) {
-        /* Only functions already hit in the steady window: a function seen
-         * only during warm-up must stay traced to be seen in steady state. */
-        if (!arr[i].steady_ts || g_hash_table_contains(m->notraced, &arr[i].ip))
+        /* Only functions already hit in task context in the steady window:
+         * one seen only during warm-up, or only in interrupt context, must
+         * stay traced so that a later task-context hit is still seen. */
+        if (!arr[i].task_steady_ts || g_hash_table_contains(m->notraced, &arr[i].ip))
             continue;
         const char *name = m->namer(m->namer_data, arr[i].ip);
         g_hash_table_add(m->notraced, g_memdup2(&arr[i].ip, sizeof(arr[i].ip)));

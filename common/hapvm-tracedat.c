@@ -32,7 +32,8 @@ enum {
 /* Limits against hostile files; real ones are far below. */
 #define MAX_SECTION_BYTES (256u << 20) /* one inflated metadata section */
 #define MAX_CHUNK_BYTES (64u << 20)    /* one inflated chunk of ring-buffer pages */
-#define MAX_CHUNK_BUFS (1u << 30)      /* all per-CPU chunk buffers together */
+#define MAX_PAGE_BUFS (256u << 20)     /* all per-CPU page buffers together */
+#define READ_BYTES (256u << 10)        /* uncompressed pages read at a time, per CPU */
 #define MAX_CPU_ID 65535
 #define MAX_OPTION_SECTIONS 1024
 
@@ -48,7 +49,8 @@ typedef struct {
 
 struct HapvmTraceDat {
     char *path;
-    const guint8 *map;
+    int fd;            /* uncompressed pages are read from it (see foreach_page) */
+    const guint8 *map; /* the whole file, for metadata and compressed data */
     gsize len;
     guint version;
     gboolean big_endian;
@@ -61,6 +63,7 @@ struct HapvmTraceDat {
     gboolean zs_ready;
     struct tep_handle *tep;
     guint parse_failures;
+    const char *const *systems; /* during open: event systems to parse, NULL = all */
     char *fmt_buf; /* a format being sanitized */
     gsize fmt_cap;
     GString *kallsyms, *cmdlines, *printk, *cpustats;
@@ -379,13 +382,15 @@ format_sanitize(const char *text, gsize len, char *out)
 }
 
 static gboolean
-parse_format(HapvmTraceDat *td, Cur *c, const char *sys, GError **error)
+parse_format(HapvmTraceDat *td, Cur *c, const char *sys, gboolean wanted, GError **error)
 {
     guint64 size;
     const guint8 *p;
 
     if (!cur_num(c, 8, &size, "format size", error) || !cur_bytes(c, size, &p, "format", error))
         return FALSE;
+    if (!wanted)
+        return TRUE;
     if (size + 16 > td->fmt_cap) {
         td->fmt_cap = size + 16;
         td->fmt_buf = g_realloc(td->fmt_buf, td->fmt_cap);
@@ -404,7 +409,7 @@ parse_ftrace_formats(HapvmTraceDat *td, Cur *c, GError **error)
     if (!cur_u32(c, &n, "ftrace format count", error))
         return FALSE;
     for (guint32 i = 0; i < n; i++)
-        if (!parse_format(td, c, "ftrace", error))
+        if (!parse_format(td, c, "ftrace", TRUE, error))
             return FALSE;
     return TRUE;
 }
@@ -420,14 +425,16 @@ parse_event_formats(HapvmTraceDat *td, Cur *c, GError **error)
     for (guint32 i = 0; i < nsys; i++) {
         if (!cur_str(c, &sys, "system name", error) || !cur_u32(c, &n, "event count", error))
             return FALSE;
+        gboolean wanted = !td->systems || g_strv_contains(td->systems, sys);
         for (guint32 j = 0; j < n; j++)
-            if (!parse_format(td, c, sys, error))
+            if (!parse_format(td, c, sys, wanted, error))
                 return FALSE;
     }
     return TRUE;
 }
 
-/* A text blob preceded by its size (4 or 8 bytes); copied with a NUL. */
+/* A text blob preceded by its size (4 or 8 bytes); copied with a NUL.  Size
+ * 0 (trace-cmd could not read the file) leaves *out NULL. */
 static gboolean
 parse_text(Cur *c, guint size_bytes, GString **out, const char *what, GError **error)
 {
@@ -438,7 +445,7 @@ parse_text(Cur *c, guint size_bytes, GString **out, const char *what, GError **e
         return FALSE;
     if (*out)
         g_string_free(*out, TRUE);
-    *out = g_string_new_len((const char *)p, size);
+    *out = size ? g_string_new_len((const char *)p, size) : NULL;
     return TRUE;
 }
 
@@ -447,7 +454,8 @@ parse_cmdlines(HapvmTraceDat *td, Cur *c, GError **error)
 {
     if (!parse_text(c, 8, &td->cmdlines, "saved command lines", error))
         return FALSE;
-    tep_parse_saved_cmdlines(td->tep, td->cmdlines->str);
+    if (td->cmdlines)
+        tep_parse_saved_cmdlines(td->tep, td->cmdlines->str);
     return TRUE;
 }
 
@@ -718,6 +726,18 @@ parse_flyrecord_v6(HapvmTraceDat *td, Cur *c, guint32 cpus, GError **error)
 
 /* ---- open ---------------------------------------------------------------- */
 
+/* Buffer for one CPU's uncompressed pages: pages are read, not mapped, as
+ * first touches of a fresh mapping cost more than the copy (10-20× on our
+ * virtualised build machines, docs/benchmarks.md), and a small buffer stays
+ * in cache for the decoder. */
+static gsize
+page_buf_size(const HapvmTraceDat *td, const CpuData *cd)
+{
+    guint64 n = (cd->size + td->page_size - 1) / td->page_size * td->page_size;
+
+    return MIN(n, MAX(READ_BYTES, td->page_size));
+}
+
 static gboolean
 open_v7_sections(HapvmTraceDat *td, Cur *c, GError **error)
 {
@@ -819,15 +839,24 @@ open_v6(HapvmTraceDat *td, Cur *c, GError **error)
 HapvmTraceDat *
 hapvm_trace_dat_open(const char *path, GError **error)
 {
+    return hapvm_trace_dat_open_systems(path, NULL, error);
+}
+
+HapvmTraceDat *
+hapvm_trace_dat_open_systems(const char *path, const char *const *systems, GError **error)
+{
     g_autoptr(HapvmTraceDat) td = g_new0(HapvmTraceDat, 1);
     struct stat st;
     int fd;
+    gsize bufs;
     Cur c;
     guint64 v;
     const char *s, *zver;
     static const guint8 magic[] = { 0x17, 0x08, 0x44, 't', 'r', 'a', 'c', 'i', 'n', 'g' };
 
     td->path = g_strdup(path);
+    td->fd = -1;
+    td->systems = systems;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) < 0) {
         int e = errno;
@@ -841,19 +870,18 @@ hapvm_trace_dat_open(const char *path, GError **error)
         g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "%s: not a regular file", path);
         return NULL;
     }
+    td->fd = fd;
     td->len = st.st_size;
     if (td->len) {
         void *m = mmap(NULL, td->len, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
             int e = errno;
-            close(fd);
             g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s: mmap: %s", path,
                         g_strerror(e));
             return NULL;
         }
         td->map = m;
     }
-    close(fd);
 
     if (td->len < sizeof(magic) || memcmp(td->map, magic, sizeof(magic)) != 0) {
         fail_at(td, error, 0, "not a trace-cmd file (no \\x17\\x08\\x44tracing)");
@@ -929,11 +957,18 @@ hapvm_trace_dat_open(const char *path, GError **error)
             return NULL;
         td->data_size += td->cpu[i].data_size;
     }
-    if (td->data_compressed && (guint64)td->max_chunk * td->n_cpu > MAX_CHUNK_BUFS) {
-        fail_at(td, error, 0, "%u CPUs × %u-byte chunks: too large", td->n_cpu, td->max_chunk);
+    bufs = 0;
+    for (guint i = 0; i < td->n_cpu; i++)
+        bufs += td->data_compressed ? td->max_chunk : page_buf_size(td, &td->cpu[i]);
+    if (bufs > MAX_PAGE_BUFS) {
+        fail_at(td, error, 0, "%u CPUs with data: %" G_GSIZE_FORMAT " bytes of buffers needed",
+                td->n_cpu, bufs);
         return NULL;
     }
     tep_set_cpus(td->tep, td->cpus);
+    td->systems = NULL;
+    g_clear_pointer(&td->fmt_buf, g_free);
+    td->fmt_cap = 0;
     return g_steal_pointer(&td);
 }
 
@@ -944,6 +979,8 @@ hapvm_trace_dat_free(HapvmTraceDat *td)
         return;
     if (td->map)
         munmap((void *)td->map, td->len);
+    if (td->fd >= 0)
+        close(td->fd);
     if (td->tep)
         tep_free(td->tep);
     ZSTD_freeDCtx(td->zstd);
@@ -1013,9 +1050,11 @@ const char *hapvm_trace_dat_get_cpustats(const HapvmTraceDat *td, gsize *len) { 
 
 typedef struct {
     const CpuData *cd;
-    const guint8 *p, *end; /* pages left in the region or the inflated chunk */
-    guint8 *buf;           /* this CPU's chunk buffer (compressed data) */
-    Cur chunks;            /* the chunk stream */
+    const guint8 *p, *end; /* pages left in the buffer */
+    guint8 *buf;           /* this CPU's buffer: pages read, or a chunk inflated */
+    gsize cap;
+    guint64 pos, stop;     /* uncompressed: file range still to read */
+    Cur chunks;            /* compressed: the chunk stream */
     guint32 chunks_left;
     guint64 ts;            /* timestamp of the page at p */
 } PageIter;
@@ -1026,8 +1065,34 @@ iter_ts(const HapvmTraceDat *td, PageIter *it)
     it->ts = it->end - it->p >= 8 ? rd_num(td, it->p, 8) : 0;
 }
 
-/* Makes it->p point at a page, inflating the next chunk if needed: 1, or 0
- * at the end, or -1 on error. */
+static int
+iter_read(HapvmTraceDat *td, PageIter *it, GError **error)
+{
+    gsize n = MIN(it->cap, it->stop - it->pos), got = 0;
+
+    while (got < n) {
+        ssize_t r = pread(td->fd, it->buf + got, n - got, it->pos + got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : 0;
+            if (e)
+                g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s", td->path,
+                            g_strerror(e));
+            else
+                fail_at(td, error, it->pos + got, "the file shrank while read");
+            return -1;
+        }
+        got += r;
+    }
+    it->pos += n;
+    it->p = it->buf;
+    it->end = it->buf + n;
+    return 1;
+}
+
+/* Makes it->p point at a page, reading or inflating more if needed: 1, or
+ * 0 at the end, or -1 on error. */
 static int
 iter_fill(HapvmTraceDat *td, PageIter *it, GError **error)
 {
@@ -1036,7 +1101,14 @@ iter_fill(HapvmTraceDat *td, PageIter *it, GError **error)
         const guint8 *z;
         guint64 at;
 
-        if (!td->data_compressed || !it->chunks_left)
+        if (!td->data_compressed) {
+            if (it->pos == it->stop)
+                return 0;
+            if (iter_read(td, it, error) < 0)
+                return -1;
+            continue;
+        }
+        if (!it->chunks_left)
             return 0;
         at = it->chunks.pos;
         /* Bounds were checked at open. */
@@ -1060,26 +1132,33 @@ hapvm_trace_dat_foreach_page(HapvmTraceDat *td, HapvmPageFunc func, gpointer dat
 {
     g_autofree PageIter *its = g_new0(PageIter, td->n_cpu ? td->n_cpu : 1);
     g_autofree guint8 *bufs = NULL;
+    gsize total = 0;
     guint live = 0;
     gboolean ok = TRUE;
 
-    if (td->data_compressed && td->n_cpu)
-        bufs = g_malloc((gsize)td->max_chunk * td->n_cpu);
+    /* One allocation for all CPUs' buffers (bounded at open). */
+    for (guint i = 0; i < td->n_cpu; i++) {
+        its[i].cap = td->data_compressed ? td->max_chunk : page_buf_size(td, &td->cpu[i]);
+        total += its[i].cap;
+    }
+    bufs = g_malloc(total ? total : 1);
+    total = 0;
     for (guint i = 0; i < td->n_cpu; i++) {
         PageIter *it = &its[i];
         const CpuData *cd = &td->cpu[i];
 
         it->cd = cd;
+        it->buf = bufs + total;
+        total += it->cap;
+        it->p = it->end = it->buf;
         if (td->data_compressed) {
-            it->buf = bufs + (gsize)i * td->max_chunk;
-            it->p = it->end = it->buf;
             if (cd->size) {
                 it->chunks = cur_file(td, cd->offset + 4);
                 it->chunks_left = cd->nchunks;
             }
         } else {
-            it->p = td->map + cd->offset;
-            it->end = it->p + cd->size;
+            it->pos = cd->offset;
+            it->stop = cd->offset + cd->size;
         }
         int r = iter_fill(td, it, error);
         if (r < 0)

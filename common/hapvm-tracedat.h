@@ -1,8 +1,10 @@
 /* Reader of trace-cmd's trace.dat (file versions 6 and 7, see docs/trace-dat.md).
  *
- * The file is mmapped; the per-CPU ring-buffer pages of the top instance's
- * flyrecord data are handed to a callback in place (zstd- or zlib-compressed
- * data are inflated chunk by chunk into buffers allocated once at open).
+ * Metadata are parsed from an mmap of the file.  The per-CPU ring-buffer
+ * pages of the top instance's flyrecord data are handed to a callback from
+ * one buffer per CPU, allocated once per pass: pages are read into it with
+ * pread (cheaper than first touches of a mapping, docs/benchmarks.md), or a
+ * zstd/zlib chunk is inflated into it.  No allocation per page or event.
  * Every offset and length read from the file is bounds-checked: a malformed
  * file gives HAPVM_ERROR_PARSE with the file offset, never a crash. */
 #pragma once
@@ -14,6 +16,11 @@ typedef struct HapvmTraceDat HapvmTraceDat;
 
 /* Parses all metadata and checks the data ranges. */
 HapvmTraceDat *hapvm_trace_dat_open(const char *path, GError **error);
+/* The same, giving libtraceevent only the formats of the listed event
+ * systems (NULL-terminated; "ftrace" always): a full recording has ~1500
+ * formats, whose parsing is most of the open time (~20 ms). */
+HapvmTraceDat *hapvm_trace_dat_open_systems(const char *path, const char *const *systems,
+                                            GError **error);
 void hapvm_trace_dat_free(HapvmTraceDat *td);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmTraceDat, hapvm_trace_dat_free)
 
@@ -53,6 +60,7 @@ typedef void (*HapvmPageFunc)(gpointer data, const void *page, gsize size, int c
 
 /* Visits every page of every CPU, merged across CPUs in the order of the
  * pages' timestamps (as a live reader would see them).  The page is valid
- * during the call only.  Fails only on corrupt compressed data. */
+ * during the call only.  Fails only on corrupt compressed data or a read
+ * error (the file shrank). */
 gboolean hapvm_trace_dat_foreach_page(HapvmTraceDat *td, HapvmPageFunc func, gpointer data,
                                       GError **error);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "hapvm-decode.h"
 #include "hapvm-error.h"
@@ -411,6 +412,249 @@ test_fixture(gconstpointer data)
     fixture_clear(&fx);
 }
 
+/* Only the listed systems' formats reach libtraceevent; ftrace's always do,
+ * and the decoder gives the same result. */
+static void
+test_open_systems(void)
+{
+    Fixture fx;
+    g_autoptr(GError) error = NULL;
+    static const char *const only[] = { "raw_syscalls", NULL };
+
+    fixture_load(&fx, "fork-v7zstd");
+    g_autoptr(HapvmTraceDat) all = hapvm_trace_dat_open(fx.path, &error);
+    g_assert_no_error(error);
+    g_autoptr(HapvmTraceDat) td = hapvm_trace_dat_open_systems(fx.path, only, &error);
+    g_assert_no_error(error);
+    struct tep_handle *tep = hapvm_trace_dat_get_tep(td);
+    g_assert_nonnull(tep_find_event_by_name(tep, "ftrace", "function"));
+    g_assert_nonnull(tep_find_event_by_name(tep, "raw_syscalls", "sys_enter"));
+    g_assert_null(tep_find_event_by_name(tep, "sched", "sched_switch"));
+    g_assert_nonnull(tep_find_event_by_name(hapvm_trace_dat_get_tep(all), "sched", "sched_switch"));
+    g_assert_cmpint(tep_get_events_count(tep), <, tep_get_events_count(hapvm_trace_dat_get_tep(all)));
+
+    g_autoptr(HapvmDecoder) dec = hapvm_decoder_new(tep, &error);
+    g_assert_no_error(error);
+    g_assert_true(hapvm_trace_dat_foreach_page(td, (HapvmPageFunc)hapvm_decoder_feed_page, dec, &error));
+    g_assert_cmpuint(hapvm_decoder_get_stats(dec)->function_events, ==, fx.ex.function_events);
+    g_assert_cmpuint(hapvm_func_set_size(hapvm_decoder_get_functions(dec)), ==, g_hash_table_size(fx.ex.ip));
+    fixture_clear(&fx);
+}
+
+/* ---- a v7 file written here, zlib or zstd ------------------------------------- */
+
+static void
+put(GByteArray *b, guint64 v, guint n)
+{
+    for (guint i = 0; i < n; i++) {
+        guint8 c = v >> (8 * i);
+        g_byte_array_append(b, &c, 1);
+    }
+}
+
+static void
+put_bytes(GByteArray *b, const void *p, gsize n)
+{
+    g_byte_array_append(b, p, n);
+}
+
+static GBytes *
+compress_block(gboolean zlib, const guint8 *in, gsize n)
+{
+    gsize cap = zlib ? compressBound(n) : ZSTD_compressBound(n);
+    guint8 *out = g_malloc(cap);
+
+    if (zlib) {
+        uLongf got = cap;
+        g_assert_cmpint(compress2(out, &got, in, n, 9), ==, Z_OK);
+        cap = got;
+    } else {
+        cap = ZSTD_compress(out, cap, in, n, 3);
+        g_assert_false(ZSTD_isError(cap));
+    }
+    return g_bytes_new_take(out, cap);
+}
+
+/* A compressed metadata section: header, then compressed size, size, data. */
+static guint64
+put_section(GByteArray *b, gboolean zlib, guint id, GByteArray *payload)
+{
+    guint64 at = b->len;
+    g_autoptr(GBytes) z = compress_block(zlib, payload->data, payload->len);
+
+    put(b, id, 2);
+    put(b, 1, 2);
+    put(b, 0, 4);
+    put(b, 8 + g_bytes_get_size(z), 8);
+    put(b, g_bytes_get_size(z), 4);
+    put(b, payload->len, 4);
+    put_bytes(b, g_bytes_get_data(z, NULL), g_bytes_get_size(z));
+    return at;
+}
+
+/* The lab recording of tests/data/trace/ (header_page, function format, the
+ * pages of CPU 0) as trace-cmd would write it compressed with zlib or zstd:
+ * sections, chunks of 10 pages, the options last. */
+static GBytes *
+synth_v7(gboolean zlib, GBytes **pages_out)
+{
+    g_autofree char *dir = g_test_build_filename(G_TEST_DIST, "data", "trace", "sysloop-fork", NULL);
+    g_autofree char *hp_path = g_build_filename(dir, "header_page", NULL);
+    g_autofree char *fmt_path = g_build_filename(dir, "events", "ftrace", "function", "format", NULL);
+    g_autofree char *cpu_path = g_build_filename(dir, "cpu0.raw", NULL);
+    g_autofree char *hp = NULL, *fmt = NULL, *pages = NULL;
+    gsize hp_len, fmt_len, pages_len;
+    GByteArray *b = g_byte_array_new();
+    g_autoptr(GByteArray) sec = NULL;
+    const char *zname = zlib ? "zlib" : "zstd";
+    const char *zver = zlib ? zlibVersion() : ZSTD_versionString();
+
+    g_assert_true(g_file_get_contents(hp_path, &hp, &hp_len, NULL));
+    g_assert_true(g_file_get_contents(fmt_path, &fmt, &fmt_len, NULL));
+    g_assert_true(g_file_get_contents(cpu_path, &pages, &pages_len, NULL));
+    g_assert_cmpuint(pages_len % 4096, ==, 0);
+
+    put_bytes(b, "\x17\x08\x44tracing7", 12);
+    put(b, 0, 1); /* little endian */
+    put(b, 8, 1);
+    put(b, 4096, 4);
+    put_bytes(b, zname, strlen(zname) + 1);
+    put_bytes(b, zver, strlen(zver) + 1);
+    guint64 opt_ptr = b->len;
+    put(b, 0, 8);
+
+    sec = g_byte_array_new();
+    put_bytes(sec, "header_page", 12);
+    put(sec, hp_len, 8);
+    put_bytes(sec, hp, hp_len);
+    put_bytes(sec, "header_event", 13);
+    put(sec, 0, 8);
+    guint64 hdr_at = put_section(b, zlib, 16, sec);
+    g_byte_array_set_size(sec, 0);
+    put(sec, 1, 4);
+    put(sec, fmt_len, 8);
+    put_bytes(sec, fmt, fmt_len);
+    guint64 fmt_at = put_section(b, zlib, 17, sec);
+
+    /* Flyrecord: section header, then the CPU's chunks at a page boundary. */
+    guint64 data_at = b->len;
+    put(b, 3, 2);
+    put(b, 1, 2);
+    put(b, 0, 4);
+    guint64 size_at = b->len;
+    put(b, 0, 8);
+    g_byte_array_set_size(b, (b->len + 4095) / 4096 * 4096);
+    guint64 cpu_at = b->len;
+    guint32 nchunks = (pages_len + 10 * 4096 - 1) / (10 * 4096);
+    put(b, nchunks, 4);
+    for (gsize off = 0; off < pages_len; off += 10 * 4096) {
+        gsize n = MIN(10 * 4096, pages_len - off);
+        g_autoptr(GBytes) z = compress_block(zlib, (guint8 *)pages + off, n);
+        put(b, g_bytes_get_size(z), 4);
+        put(b, n, 4);
+        put_bytes(b, g_bytes_get_data(z, NULL), g_bytes_get_size(z));
+    }
+    guint64 cpu_size = b->len - cpu_at - 4; /* trace-cmd leaves the count out */
+    guint64 v = b->len - size_at - 8;
+    memcpy(b->data + size_at, &v, 8);
+
+    /* Options, last, as trace-cmd appends the BUFFER option after the data. */
+    guint64 opt_at = b->len;
+    memcpy(b->data + opt_ptr, &opt_at, 8);
+    put(b, 0, 2);
+    put(b, 0, 2);
+    put(b, 0, 4);
+    guint64 opt_size_at = b->len;
+    put(b, 0, 8);
+    put(b, 16, 2), put(b, 8, 4), put(b, hdr_at, 8);
+    put(b, 17, 2), put(b, 8, 4), put(b, fmt_at, 8);
+    put(b, 3, 2), put(b, 8 + 1 + 6 + 4 + 4 + 20, 4);
+    put(b, data_at, 8), put_bytes(b, "", 1), put_bytes(b, "local", 6), put(b, 4096, 4), put(b, 1, 4);
+    put(b, 0, 4), put(b, cpu_at, 8), put(b, cpu_size, 8);
+    put(b, 0, 2), put(b, 8, 4), put(b, 0, 8);
+    v = b->len - opt_size_at - 8;
+    memcpy(b->data + opt_size_at, &v, 8);
+
+    *pages_out = g_bytes_new_take(g_steal_pointer(&pages), pages_len);
+    return g_byte_array_free_to_bytes(b);
+}
+
+typedef struct {
+    GBytes *pages;
+    gsize next;
+    guint mismatches;
+} PageCompare;
+
+static void
+compare_page(gpointer data, const void *page, gsize size, int cpu)
+{
+    PageCompare *pc = data;
+    gsize len;
+    const guint8 *want = g_bytes_get_data(pc->pages, &len);
+
+    if (cpu != 0 || size != 4096 || pc->next + size > len || memcmp(page, want + pc->next, size) != 0)
+        pc->mismatches++;
+    pc->next += size;
+}
+
+static void count_page(gpointer data, const void *page, gsize size, int cpu);
+
+/* Every page comes back as recorded, through both compressors; a damaged zlib
+ * chunk (it has a checksum) is an error of foreach_page, not of open. */
+static void
+test_synthetic_v7(void)
+{
+    for (int zlib = 0; zlib < 2; zlib++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) pages = NULL;
+        g_autoptr(GBytes) file = synth_v7(zlib, &pages);
+        g_autofree char *dir = g_dir_make_tmp("tracedattest-XXXXXX", NULL);
+        g_autofree char *path = g_build_filename(dir, "synth.dat", NULL);
+        gsize len;
+        const guint8 *d = g_bytes_get_data(file, &len);
+
+        g_assert_true(g_file_set_contents(path, (const char *)d, len, NULL));
+        g_autoptr(HapvmTraceDat) td = hapvm_trace_dat_open(path, &error);
+        g_assert_no_error(error);
+        g_assert_cmpstr(hapvm_trace_dat_get_compression(td), ==, zlib ? "zlib" : "zstd");
+        g_assert_cmpuint(hapvm_trace_dat_get_cpus(td), ==, 1);
+        g_assert_cmpuint(hapvm_trace_dat_get_data_size(td), ==, g_bytes_get_size(pages));
+        g_assert_cmpstr(hapvm_trace_dat_get_clock(td), ==, "local");
+        g_assert_null(hapvm_trace_dat_get_kallsyms(td, NULL));
+        PageCompare pc = { .pages = pages };
+        g_assert_true(hapvm_trace_dat_foreach_page(td, compare_page, &pc, &error));
+        g_assert_no_error(error);
+        g_assert_cmpuint(pc.mismatches, ==, 0);
+        g_assert_cmpuint(pc.next, ==, g_bytes_get_size(pages));
+
+        /* The decoder through the reader = the decoder on the raw pages. */
+        g_autoptr(HapvmDecoder) a = hapvm_decoder_new(hapvm_trace_dat_get_tep(td), &error);
+        g_autoptr(HapvmDecoder) b = hapvm_decoder_new(hapvm_trace_dat_get_tep(td), &error);
+        g_assert_true(hapvm_trace_dat_foreach_page(td, (HapvmPageFunc)hapvm_decoder_feed_page, a, &error));
+        for (gsize off = 0; off < g_bytes_get_size(pages); off += 4096)
+            hapvm_decoder_feed_page(b, (const guint8 *)g_bytes_get_data(pages, NULL) + off, 4096, 0);
+        g_assert_cmpuint(hapvm_decoder_get_stats(a)->function_events, >, 1000);
+        g_assert_cmpuint(hapvm_decoder_get_stats(a)->function_events, ==,
+                         hapvm_decoder_get_stats(b)->function_events);
+        g_assert_cmpuint(hapvm_func_set_size(hapvm_decoder_get_functions(a)), ==,
+                         hapvm_func_set_size(hapvm_decoder_get_functions(b)));
+
+        if (zlib) {
+            g_autofree guint8 *bad = g_memdup2(d, len);
+            bad[len - 200] ^= 0x55; /* inside the last chunk's deflate data */
+            g_assert_true(g_file_set_contents(path, (const char *)bad, len, NULL));
+            g_autoptr(HapvmTraceDat) td2 = hapvm_trace_dat_open(path, &error);
+            g_assert_no_error(error);
+            guint64 sum = 0;
+            g_assert_false(hapvm_trace_dat_foreach_page(td2, count_page, &sum, &error));
+            g_assert_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE);
+            g_assert_nonnull(strstr(error->message, "corrupt zlib chunk"));
+        }
+        unlink(path);
+        g_rmdir(dir);
+    }
+}
+
 /* ---- malformed files -------------------------------------------------------- */
 
 static void
@@ -655,6 +899,8 @@ main(int argc, char **argv)
         g_test_add_data_func(b, fixtures[i], test_truncated);
         g_test_add_data_func(c, fixtures[i], test_corrupted);
     }
+    g_test_add_func("/tracedat/open-systems", test_open_systems);
+    g_test_add_func("/tracedat/synthetic-v7-zlib-zstd", test_synthetic_v7);
     g_test_add_func("/tracedat/hostile-sizes", test_hostile_sizes);
     g_test_add_func("/tracedat/not-trace-dat", test_not_trace_dat);
     return g_test_run();
