@@ -42,13 +42,22 @@ hash_ip(guint64 ip, guint mask)
     return (guint)((ip * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
 }
 
+/* Slots on cache-line boundaries: a hit (64 bytes) is one line. */
+G_STATIC_ASSERT(sizeof(HapvmFuncHit) == 64);
+
+static HapvmFuncHit *
+slots_new(guint n)
+{
+    return g_aligned_alloc0(n, sizeof(HapvmFuncHit), 64);
+}
+
 HapvmFuncSet *
 hapvm_func_set_new(void)
 {
     HapvmFuncSet *set = g_new0(HapvmFuncSet, 1);
 
     set->mask = (1u << 14) - 1; /* a whole measurement rarely needs to grow */
-    set->slots = g_new0(HapvmFuncHit, set->mask + 1);
+    set->slots = slots_new(set->mask + 1);
     return set;
 }
 
@@ -57,7 +66,7 @@ hapvm_func_set_free(HapvmFuncSet *set)
 {
     if (!set)
         return;
-    g_free(set->slots);
+    g_aligned_free(set->slots);
     g_free(set);
 }
 
@@ -68,7 +77,7 @@ func_set_grow(HapvmFuncSet *set)
     guint old_n = set->mask + 1;
 
     set->mask = old_n * 2 - 1;
-    set->slots = g_new0(HapvmFuncHit, set->mask + 1);
+    set->slots = slots_new(set->mask + 1);
     for (guint i = 0; i < old_n; i++) {
         if (!old[i].ip)
             continue;
@@ -77,7 +86,7 @@ func_set_grow(HapvmFuncSet *set)
             j = (j + 1) & set->mask;
         set->slots[j] = old[i];
     }
-    g_free(old);
+    g_aligned_free(old);
 }
 
 /* Adds ip (absent); out of the probe loop, which the hot path inlines. */
@@ -175,6 +184,8 @@ struct HapvmDecoder {
     HapvmFuncSet *funcs;
     HapvmDecodeStats stats;
     guint8 kind[65536];          /* common_type → KIND_* */
+    guint32 function_type;       /* ftrace:function's common_type */
+    guint function_tl;           /* hapvm_decoder_feed_page's guess of its type_len */
     guint sysenter_id_off;
     guint fork_parent_off, fork_child_off;
     PidSlot *pids;
@@ -317,6 +328,8 @@ hapvm_decoder_new(struct tep_handle *tep, GError **error)
     if (!check_common(ev, error) || !check_field(ev, "ip", 8, 8, NULL, error))
         return NULL;
     dec->kind[ev->id & 0xffff] = KIND_FUNCTION;
+    dec->function_type = ev->id & 0xffff;
+    dec->function_tl = 32; /* none yet: type_len has 5 bits */
 
     ev = tep_find_event_by_name(tep, "raw_syscalls", "sys_enter");
     if (ev) {
@@ -388,16 +401,49 @@ rd64(const guint8 *p)
     return v;
 }
 
-static inline guint
-role_of(HapvmDecoder *dec, guint32 pid)
+static G_NO_INLINE void
+role_lookup(HapvmDecoder *dec, guint32 pid)
 {
-    if (G_LIKELY(pid == dec->last_pid))
-        return dec->last_role;
     PidSlot *s = pid_slot(dec, pid);
+
     dec->last_pid = pid;
     dec->last_known = s->key != 0;
     dec->last_role = s->key ? s->role : dec->default_role;
+}
+
+static inline guint
+role_of(HapvmDecoder *dec, guint32 pid)
+{
+    if (G_UNLIKELY(pid != dec->last_pid))
+        role_lookup(dec, pid);
     return dec->last_role;
+}
+
+/* HapvmContext of common_flags, by (NMI, SOFTIRQ, HARDIRQ) bits. */
+static inline HapvmContext
+context_of(guint8 flags)
+{
+    static const guint8 ctx[8] = {
+        HAPVM_CTX_TASK, HAPVM_CTX_HARDIRQ, HAPVM_CTX_SOFTIRQ, HAPVM_CTX_HARDIRQ,
+        HAPVM_CTX_NMI,  HAPVM_CTX_NMI,     HAPVM_CTX_NMI,     HAPVM_CTX_NMI,
+    };
+    G_STATIC_ASSERT(TRACE_FLAG_HARDIRQ == 0x08 && TRACE_FLAG_SOFTIRQ == 0x10 && TRACE_FLAG_NMI == 0x40);
+
+    return ctx[((flags >> 3) & 3) | ((flags >> 4) & 4)];
+}
+
+/* The first-seen timestamps, once per function and window (0 means none). */
+static inline void
+hit_times(HapvmFuncHit *h, HapvmContext ctx, guint64 ts, guint64 steady_start)
+{
+    if (ctx == HAPVM_CTX_TASK && !h->task_first_ts)
+        h->task_first_ts = ts ? ts : 1;
+    if (ts >= steady_start) {
+        if (!h->steady_ts)
+            h->steady_ts = ts ? ts : 1;
+        if (ctx == HAPVM_CTX_TASK && !h->task_steady_ts)
+            h->task_steady_ts = ts ? ts : 1;
+    }
 }
 
 static inline void
@@ -415,11 +461,7 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
     case KIND_FUNCTION: {
         if (G_UNLIKELY(len < 16))
             return;
-        guint8 flags = rec[2];
-        HapvmContext ctx = (flags & TRACE_FLAG_NMI)       ? HAPVM_CTX_NMI
-                           : (flags & TRACE_FLAG_HARDIRQ) ? HAPVM_CTX_HARDIRQ
-                           : (flags & TRACE_FLAG_SOFTIRQ) ? HAPVM_CTX_SOFTIRQ
-                                                          : HAPVM_CTX_TASK;
+        HapvmContext ctx = context_of(rec[2]);
         gboolean added;
         pid = rd32(rec + 4);
         role = role_of(dec, pid);
@@ -431,14 +473,7 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
         h->count++;
         h->ctx_mask |= 1u << ctx;
         h->role_mask |= 1u << role;
-        if (ctx == HAPVM_CTX_TASK && !h->task_first_ts)
-            h->task_first_ts = ts ? ts : 1;
-        if (ts >= dec->steady_start) {
-            if (!h->steady_ts)
-                h->steady_ts = ts ? ts : 1;
-            if (ctx == HAPVM_CTX_TASK && !h->task_steady_ts)
-                h->task_steady_ts = ts ? ts : 1;
-        }
+        hit_times(h, ctx, ts, dec->steady_start);
         dec->stats.function_events++;
         break;
     }
@@ -469,12 +504,102 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
     }
 }
 
+/* The function records of a page, the bulk of a trace, take a fast path
+ * (hapvm_decoder_feed_page) that works on this copy of what it reads and
+ * writes: in locals, the compiler keeps them in registers, where fields of
+ * dec would be reloaded after every store through a hit (which may alias
+ * them).  Any other record goes through handle_record() between
+ * fast_flush() and fast_load(). */
+typedef struct {
+    HapvmFuncHit *slots;
+    guint mask;
+    guint32 function_type;
+    guint function_tl;           /* type_len of the last function record */
+    guint64 steady_start;
+    guint32 last_pid;            /* dec's one-entry pid → role cache */
+    guint32 role_bit;
+    gboolean known;
+    guint64 functions, unknown;  /* to add to dec->stats */
+} Fast;
+
+static inline void
+fast_load(const HapvmDecoder *dec, Fast *f)
+{
+    f->slots = dec->funcs->slots;
+    f->mask = dec->funcs->mask;
+    f->function_type = dec->function_type;
+    f->function_tl = dec->function_tl;
+    f->steady_start = dec->steady_start;
+    f->last_pid = dec->last_pid;
+    f->role_bit = 1u << dec->last_role;
+    f->known = dec->last_known;
+    f->functions = f->unknown = 0;
+}
+
+static inline void
+fast_flush(HapvmDecoder *dec, const Fast *f)
+{
+    dec->stats.events += f->functions;
+    dec->stats.function_events += f->functions;
+    dec->stats.unknown_pid_events += f->unknown;
+}
+
+/* Probe beyond the first slot, or add ip (first seen at ts). */
+static G_NO_INLINE HapvmFuncHit *
+func_set_miss(HapvmFuncSet *set, guint64 ip, guint64 ts)
+{
+    gboolean added;
+    HapvmFuncHit *h = func_set_get(set, ip, &added);
+
+    if (added)
+        h->first_ts = ts;
+    return h;
+}
+
+/* A function record of at least 16 bytes (handle_record's KIND_FUNCTION). */
+static inline void
+fast_function(HapvmDecoder *dec, Fast *f, const guint8 *rec, guint64 ts)
+{
+    HapvmContext ctx = context_of(rec[2]);
+    guint32 pid = rd32(rec + 4);
+    guint64 ip = rd64(rec + 8);
+    HapvmFuncHit *h;
+
+    if (G_UNLIKELY(pid != f->last_pid)) {
+        role_lookup(dec, pid);
+        f->last_pid = pid;
+        f->role_bit = 1u << dec->last_role;
+        f->known = dec->last_known;
+    }
+    f->functions++;
+    f->unknown += !f->known;
+    h = &f->slots[hash_ip(ip, f->mask)];
+    if (G_UNLIKELY(h->ip != ip)) {
+        h = func_set_miss(dec->funcs, ip, ts);
+        f->slots = dec->funcs->slots; /* grown */
+        f->mask = dec->funcs->mask;
+    }
+    h->count++;
+    h->ctx_mask |= 1u << ctx;
+    h->role_mask |= f->role_bit;
+    hit_times(h, ctx, ts, f->steady_start);
+}
+
+static inline void
+slow_record(HapvmDecoder *dec, Fast *f, const guint8 *rec, guint len, guint64 ts)
+{
+    fast_flush(dec, f);
+    handle_record(dec, rec, len, ts);
+    fast_load(dec, f);
+}
+
 void
 hapvm_decoder_feed_page(HapvmDecoder *dec, const void *page, gsize page_size, int cpu)
 {
     const guint8 *base = page;
     guint64 ts, commit, size;
     const guint8 *p, *end;
+    Fast f;
 
     if (page_size < 16)
         return;
@@ -495,6 +620,7 @@ hapvm_decoder_feed_page(HapvmDecoder *dec, const void *page, gsize page_size, in
     if (!dec->stats.first_ts || ts < dec->stats.first_ts)
         dec->stats.first_ts = ts;
 
+    fast_load(dec, &f);
     p = base + 16;
     end = p + size;
     while (p + 4 <= end) {
@@ -503,6 +629,16 @@ hapvm_decoder_feed_page(HapvmDecoder *dec, const void *page, gsize page_size, in
         guint32 delta = h >> 5;
         guint len;
 
+        /* Function records of one trace have one size: with a guess of it,
+         * the next record's position does not wait for this one's header
+         * (a branch predicted, not a load). */
+        if (G_LIKELY(type_len == f.function_tl) && G_LIKELY(p + 4 + f.function_tl * 4 <= end) &&
+            G_LIKELY((p[4] | (guint32)p[5] << 8) == f.function_type)) {
+            ts += delta;
+            fast_function(dec, &f, p + 4, ts);
+            p += 4 + f.function_tl * 4;
+            continue;
+        }
         switch (type_len) {
         case RB_TYPE_PADDING:
             if (delta == 0)
@@ -534,7 +670,7 @@ hapvm_decoder_feed_page(HapvmDecoder *dec, const void *page, gsize page_size, in
             ts += delta;
             if (p + 8 + len > end)
                 goto bad;
-            handle_record(dec, p + 8, len, ts);
+            slow_record(dec, &f, p + 8, len, ts);
             p += 8 + ((len + 3) & ~3u);
             continue;
         default:
@@ -542,16 +678,22 @@ hapvm_decoder_feed_page(HapvmDecoder *dec, const void *page, gsize page_size, in
             ts += delta;
             if (p + 4 + len > end)
                 goto bad;
-            handle_record(dec, p + 4, len, ts);
+            if (len >= 16 && (p[4] | (guint32)p[5] << 8) == f.function_type) {
+                fast_function(dec, &f, p + 4, ts);
+                dec->function_tl = f.function_tl = type_len;
+            } else
+                slow_record(dec, &f, p + 4, len, ts);
             p += 4 + len;
             continue;
         }
     }
 done:
+    fast_flush(dec, &f);
     if (ts > dec->stats.last_ts)
         dec->stats.last_ts = ts;
     return;
 bad:
+    fast_flush(dec, &f);
     dec->stats.bad_pages++;
     if (ts > dec->stats.last_ts)
         dec->stats.last_ts = ts;

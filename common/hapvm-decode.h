@@ -31,6 +31,7 @@ typedef struct {
     guint64 task_first_ts;              /* first hit in task context (0: none) */
     guint64 steady_ts;                  /* first hit at/after the steady start (0: none) */
     guint64 task_steady_ts;             /* same, task context only */
+    guint64 reserved;                   /* pads a hit to a cache line */
 } HapvmFuncHit;
 
 /* Unique functions by address. */
