@@ -294,7 +294,10 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     hapvm_measurement_set_rescan(m, rescan, &t);
     if (ksyms)
         hapvm_measurement_set_namer(m, namer, ksyms);
-    if (isatty(2))
+    /* Live progress for people: a terminal that says what it is (the lab's
+     * serial line is a tty too, but carries logs). */
+    gboolean live = isatty(2) && g_getenv("TERM") && g_strcmp0(g_getenv("TERM"), "dumb") != 0;
+    if (live)
         hapvm_measurement_set_progress(m, progress, NULL);
 
     current = m;
@@ -315,7 +318,7 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     }
     if (!ok)
         return -1;
-    if (isatty(2))
+    if (live)
         fprintf(stderr, "\n");
 
     /* Lines: never invented; without debuginfo the result says why. */
