@@ -93,6 +93,42 @@ ls $T/instances > "$out/stale.after"
 pkill -KILL -x sleep
 
 step "stale instance done"
+
+# --- 3b. SIGINT ends a measurement cleanly, with a result ----------------
+"$hapvm" measure --no-lines --warmup 0 --json "$out/sigint.json" -- sleep 600 > "$out/sigint.out" 2>&1 &
+S=$!
+for _ in $(seq 300); do
+    grep -q 1 $T/instances/hapvm-$S-*/tracing_on 2>/dev/null && break
+    sleep 0.2
+done
+sleep 2
+kill -INT $S
+wait $S
+echo $? > "$out/sigint.rc"
+ls $T/instances > "$out/sigint.after"
+pkill -KILL -x sleep
+
+# --- 3c. a cgroup v2 target ----------------------------------------------
+mkdir -p /tmp/cg
+mount -t cgroup2 none /tmp/cg 2>/dev/null || mountpoint -q /sys/fs/cgroup
+CG=/tmp/cg/hapvm-test
+mkdir -p "$CG"
+mkfifo /tmp/go2
+sh -c 'echo $$ > /tmp/cg/hapvm-test/cgroup.procs; read x < /tmp/go2; exec "$1" getppid 777' sh "$B/sysloop" &
+CGW=$!
+sleep 1
+"$hapvm" measure --cgroup "$CG" --no-lines --warmup 0 --json "$out/cgroup.json" > "$out/cgroup.out" 2>&1 &
+CGH=$!
+for _ in $(seq 300); do
+    grep -q 1 $T/instances/hapvm-$CGH-*/tracing_on 2>/dev/null && break
+    sleep 0.2
+done
+echo go > /tmp/go2
+wait $CGW
+wait $CGH
+echo $? > "$out/cgroup.rc"
+rmdir "$CG"
+step "sigint and cgroup done"
 # --- 4. error paths ------------------------------------------------------
 "$hapvm" measure --pid 999999 > /dev/null 2> "$out/err.gone"; echo $? >> "$out/err.gone"
 setpriv --reuid=65534 --clear-groups "$hapvm" measure -- true > /dev/null 2> "$out/err.root"; echo $? >> "$out/err.root"
