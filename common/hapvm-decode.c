@@ -149,6 +149,14 @@ hapvm_func_set_size(const HapvmFuncSet *set)
     return set->used;
 }
 
+void
+hapvm_func_set_foreach(const HapvmFuncSet *set, HapvmFuncHitFunc func, gpointer data)
+{
+    for (guint i = 0; i <= set->mask; i++)
+        if (set->slots[i].ip)
+            func(&set->slots[i], data);
+}
+
 static gint
 cmp_first_ts(gconstpointer a, gconstpointer b)
 {

@@ -44,6 +44,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmFuncSet, hapvm_func_set_free)
 HapvmFuncHit *hapvm_func_set_get(HapvmFuncSet *set, guint64 ip, gboolean *added);
 const HapvmFuncHit *hapvm_func_set_find(const HapvmFuncSet *set, guint64 ip);
 guint hapvm_func_set_size(const HapvmFuncSet *set);
+/* Every hit, in table order; no allocation. */
+typedef void (*HapvmFuncHitFunc)(const HapvmFuncHit *hit, gpointer data);
+void hapvm_func_set_foreach(const HapvmFuncSet *set, HapvmFuncHitFunc func, gpointer data);
 /* Snapshot of all hits, sorted by first_ts (caller frees with g_free). */
 HapvmFuncHit *hapvm_func_set_to_array(const HapvmFuncSet *set, guint *n);
 

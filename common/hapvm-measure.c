@@ -210,20 +210,28 @@ hapvm_measurement_interrupt(HapvmMeasurement *m)
     m->interrupted = 1;
 }
 
+typedef struct {
+    guint total, steady;
+} FunctionCount;
+
+static void
+count_hit(const HapvmFuncHit *h, gpointer data)
+{
+    FunctionCount *c = data;
+
+    c->total += h->task_first_ts != 0;
+    c->steady += h->task_steady_ts != 0;
+}
+
+/* Task-context functions so far, and those of them hit in the steady window. */
 static void
 count_functions(HapvmMeasurement *m, guint *total, guint *steady)
 {
-    HapvmFuncSet *set = hapvm_decoder_get_functions(hapvm_trace_get_decoder(m->trace));
-    guint n;
-    g_autofree HapvmFuncHit *arr = hapvm_func_set_to_array(set, &n);
+    FunctionCount c = { 0, 0 };
 
-    *total = *steady = 0;
-    for (guint i = 0; i < n; i++) {
-        if (arr[i].task_first_ts)
-            (*total)++;
-        if (arr[i].task_steady_ts)
-            (*steady)++;
-    }
+    hapvm_func_set_foreach(hapvm_decoder_get_functions(hapvm_trace_get_decoder(m->trace)), count_hit, &c);
+    *total = c.total;
+    *steady = c.steady;
 }
 
 static gboolean
@@ -414,6 +422,12 @@ guint64
 hapvm_measurement_get_start_ts(const HapvmMeasurement *m)
 {
     return m->start_ts;
+}
+
+guint64
+hapvm_measurement_get_steady_ts(const HapvmMeasurement *m)
+{
+    return m->steady_ts;
 }
 
 const GArray *

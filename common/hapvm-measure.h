@@ -90,6 +90,8 @@ double hapvm_measurement_get_elapsed(const HapvmMeasurement *m);
 /* Seconds from start to the steady window's start (the warm-up actually used). */
 double hapvm_measurement_get_steady_start(const HapvmMeasurement *m);
 guint64 hapvm_measurement_get_start_ts(const HapvmMeasurement *m);
+/* Trace-clock time the steady window starts (the decoder's boundary). */
+guint64 hapvm_measurement_get_steady_ts(const HapvmMeasurement *m);
 const GArray *hapvm_measurement_get_curve(const HapvmMeasurement *m); /* HapvmCurvePoint */
 /* tid → role, with comm at discovery; includes tasks learnt from forks. */
 GHashTable *hapvm_measurement_get_tasks(const HapvmMeasurement *m);   /* tid → HapvmTaskInfo* */

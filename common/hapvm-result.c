@@ -91,6 +91,8 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
     const HapvmTraceLoss *loss = hapvm_measurement_get_loss(m);
     const HapvmMeasureOpts *o = hapvm_measurement_get_opts(m);
     guint64 start_ts = hapvm_measurement_get_start_ts(m);
+    /* The decoder's own boundary, not one recomputed from seconds. */
+    guint64 steady_ts = hapvm_measurement_get_steady_ts(m);
     guint n;
     g_autofree HapvmFuncHit *hits = hapvm_func_set_to_array(hapvm_decoder_get_functions(dec), &n);
     g_autoptr(GArray) funcs = g_array_sized_new(FALSE, TRUE, sizeof(Func), n);
@@ -133,12 +135,12 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
             if (!(h->ctx_mask & (1u << HAPVM_CTX_TASK)))
                 irq_only++;
         }
-        if (h->task_first_ts && h->task_first_ts < start_ts + (guint64)(hapvm_measurement_get_steady_start(m) * 1e9))
+        if (h->task_first_ts && h->task_first_ts < steady_ts)
             startup++;
         if (!h->task_steady_ts)
             continue;
         hap_f++;
-        if (h->task_first_ts >= start_ts + (guint64)(hapvm_measurement_get_steady_start(m) * 1e9))
+        if (h->task_first_ts >= steady_ts)
             steady_new++;
         if (f->have_lines)
             hap_l += f->li.lines;
@@ -412,7 +414,7 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         json_builder_add_boolean_value(b, h->task_steady_ts != 0);
         json_builder_set_member_name(b, "startup");
         json_builder_add_boolean_value(b, h->task_first_ts &&
-            h->task_first_ts < start_ts + (guint64)(hapvm_measurement_get_steady_start(m) * 1e9));
+            h->task_first_ts < steady_ts);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
