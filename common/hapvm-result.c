@@ -8,6 +8,35 @@
 
 #include "hapvm-error.h"
 
+/* One member each: the builder's name/value call pairs, shortened. */
+static void
+set_int(JsonBuilder *b, const char *name, gint64 v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, v);
+}
+
+static void
+set_str(JsonBuilder *b, const char *name, const char *v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_string_value(b, v);
+}
+
+static void
+set_bool(JsonBuilder *b, const char *name, gboolean v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_boolean_value(b, v);
+}
+
+static void
+set_double(JsonBuilder *b, const char *name, double v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_double_value(b, v);
+}
+
 typedef struct {
     guint64 ip;
     HapvmKsym sym;
@@ -61,8 +90,7 @@ add_tally_object(JsonBuilder *b, const char *member, GHashTable *h, gboolean lin
         const Tally *t = g_hash_table_lookup(h, keys[i]);
         json_builder_set_member_name(b, keys[i]);
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "hap_f");
-        json_builder_add_int_value(b, t->functions);
+        set_int(b, "hap_f", t->functions);
         json_builder_set_member_name(b, "hap_l");
         if (lines)
             json_builder_add_int_value(b, t->lines);
@@ -159,19 +187,14 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
     }
 
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "schema");
-    json_builder_add_string_value(b, HAPVM_RESULT_SCHEMA);
-    json_builder_set_member_name(b, "version");
-    json_builder_add_int_value(b, HAPVM_RESULT_VERSION);
-    json_builder_set_member_name(b, "hapvm_version");
-    json_builder_add_string_value(b, HAPVM_VERSION);
+    set_str(b, "schema", HAPVM_RESULT_SCHEMA);
+    set_int(b, "version", HAPVM_RESULT_VERSION);
+    set_str(b, "hapvm_version", HAPVM_VERSION);
 
     json_builder_set_member_name(b, "target");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "kind");
-    json_builder_add_string_value(b, in->target_kind);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, in->target);
+    set_str(b, "kind", in->target_kind);
+    set_str(b, "name", in->target);
     json_builder_set_member_name(b, "tasks");
     json_builder_begin_array(b);
     {
@@ -180,14 +203,10 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         for (GList *l = vals; l; l = l->next) {
             HapvmTaskInfo *t = l->data;
             json_builder_begin_object(b);
-            json_builder_set_member_name(b, "tid");
-            json_builder_add_int_value(b, t->tid);
-            json_builder_set_member_name(b, "role");
-            json_builder_add_string_value(b, hapvm_role_name(t->role));
-            json_builder_set_member_name(b, "comm");
-            json_builder_add_string_value(b, t->comm);
-            json_builder_set_member_name(b, "from_fork");
-            json_builder_add_boolean_value(b, t->from_fork);
+            set_int(b, "tid", t->tid);
+            set_str(b, "role", hapvm_role_name(t->role));
+            set_str(b, "comm", t->comm);
+            set_bool(b, "from_fork", t->from_fork);
             json_builder_end_object(b);
         }
     }
@@ -196,42 +215,26 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
 
     json_builder_set_member_name(b, "kernel");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "release");
-    json_builder_add_string_value(b, in->kernel ? in->kernel->release : NULL);
-    json_builder_set_member_name(b, "build_id");
-    json_builder_add_string_value(b, in->kernel ? in->kernel->build_id : NULL);
+    set_str(b, "release", in->kernel ? in->kernel->release : NULL);
+    set_str(b, "build_id", in->kernel ? in->kernel->build_id : NULL);
     json_builder_end_object(b);
 
     json_builder_set_member_name(b, "method");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "tracer");
-    json_builder_add_string_value(b, "function");
-    json_builder_set_member_name(b, "instance");
-    json_builder_add_string_value(b, hapvm_measurement_get_instance(m));
-    json_builder_set_member_name(b, "trace_clock");
-    json_builder_add_string_value(b, "mono");
-    json_builder_set_member_name(b, "buffer_kb_per_cpu");
-    json_builder_add_int_value(b, o->trace.buffer_kb);
-    json_builder_set_member_name(b, "follow_forks");
-    json_builder_add_boolean_value(b, o->trace.follow_forks);
-    json_builder_set_member_name(b, "syscalls");
-    json_builder_add_boolean_value(b, o->trace.syscalls);
-    json_builder_set_member_name(b, "low_overhead");
-    json_builder_add_boolean_value(b, o->low_overhead);
-    json_builder_set_member_name(b, "notrace_written");
-    json_builder_add_int_value(b, hapvm_measurement_get_notrace_written(m));
-    json_builder_set_member_name(b, "warmup_s");
-    json_builder_add_double_value(b, o->warmup_s);
-    json_builder_set_member_name(b, "quiet_s");
-    json_builder_add_double_value(b, o->quiet_s);
-    json_builder_set_member_name(b, "max_s");
-    json_builder_add_double_value(b, o->max_s);
-    json_builder_set_member_name(b, "duration_s");
-    json_builder_add_double_value(b, o->duration_s);
-    json_builder_set_member_name(b, "hap_f_rule");
-    json_builder_add_string_value(b, "unique functions hit in task context in the steady window");
-    json_builder_set_member_name(b, "density_per_line");
-    json_builder_add_double_value(b, in->density);
+    set_str(b, "tracer", "function");
+    set_str(b, "instance", hapvm_measurement_get_instance(m));
+    set_str(b, "trace_clock", "mono");
+    set_int(b, "buffer_kb_per_cpu", o->trace.buffer_kb);
+    set_bool(b, "follow_forks", o->trace.follow_forks);
+    set_bool(b, "syscalls", o->trace.syscalls);
+    set_bool(b, "low_overhead", o->low_overhead);
+    set_int(b, "notrace_written", hapvm_measurement_get_notrace_written(m));
+    set_double(b, "warmup_s", o->warmup_s);
+    set_double(b, "quiet_s", o->quiet_s);
+    set_double(b, "max_s", o->max_s);
+    set_double(b, "duration_s", o->duration_s);
+    set_str(b, "hap_f_rule", "unique functions hit in task context in the steady window");
+    set_double(b, "density_per_line", in->density);
     json_builder_end_object(b);
 
     json_builder_set_member_name(b, "timing");
@@ -241,58 +244,39 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         g_autofree char *iso = g_date_time_format_iso8601(hapvm_measurement_get_start_time(m));
         json_builder_add_string_value(b, iso);
     }
-    json_builder_set_member_name(b, "elapsed_s");
-    json_builder_add_double_value(b, hapvm_measurement_get_elapsed(m));
-    json_builder_set_member_name(b, "steady_start_s");
-    json_builder_add_double_value(b, hapvm_measurement_get_steady_start(m));
-    json_builder_set_member_name(b, "end_reason");
-    json_builder_add_string_value(b, hapvm_end_reason_name(hapvm_measurement_get_end_reason(m)));
-    json_builder_set_member_name(b, "notrace_update_s");
-    json_builder_add_double_value(b, hapvm_measurement_get_notrace_seconds(m));
+    set_double(b, "elapsed_s", hapvm_measurement_get_elapsed(m));
+    set_double(b, "steady_start_s", hapvm_measurement_get_steady_start(m));
+    set_str(b, "end_reason", hapvm_end_reason_name(hapvm_measurement_get_end_reason(m)));
+    set_double(b, "notrace_update_s", hapvm_measurement_get_notrace_seconds(m));
     json_builder_end_object(b);
 
     guint64 lost = loss->overrun + loss->dropped + loss->commit_overrun + st->missed_events +
                    st->pages_with_loss + st->bad_pages;
     json_builder_set_member_name(b, "loss");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "complete");
-    json_builder_add_boolean_value(b, lost == 0);
-    json_builder_set_member_name(b, "accepted");
-    json_builder_add_boolean_value(b, in->accept_loss);
-    json_builder_set_member_name(b, "overrun");
-    json_builder_add_int_value(b, loss->overrun);
-    json_builder_set_member_name(b, "dropped");
-    json_builder_add_int_value(b, loss->dropped);
-    json_builder_set_member_name(b, "commit_overrun");
-    json_builder_add_int_value(b, loss->commit_overrun);
-    json_builder_set_member_name(b, "missed_in_pages");
-    json_builder_add_int_value(b, st->missed_events);
-    json_builder_set_member_name(b, "pages_with_unknown_loss");
-    json_builder_add_int_value(b, st->pages_with_loss);
-    json_builder_set_member_name(b, "bad_pages");
-    json_builder_add_int_value(b, st->bad_pages);
-    json_builder_set_member_name(b, "unread_entries");
-    json_builder_add_int_value(b, loss->entries_left);
+    set_bool(b, "complete", lost == 0);
+    set_bool(b, "accepted", in->accept_loss);
+    set_int(b, "overrun", loss->overrun);
+    set_int(b, "dropped", loss->dropped);
+    set_int(b, "commit_overrun", loss->commit_overrun);
+    set_int(b, "missed_in_pages", st->missed_events);
+    set_int(b, "pages_with_unknown_loss", st->pages_with_loss);
+    set_int(b, "bad_pages", st->bad_pages);
+    set_int(b, "unread_entries", loss->entries_left);
     json_builder_end_object(b);
 
     json_builder_set_member_name(b, "events");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "function");
-    json_builder_add_int_value(b, st->function_events);
-    json_builder_set_member_name(b, "sys_enter");
-    json_builder_add_int_value(b, st->syscall_events);
-    json_builder_set_member_name(b, "fork");
-    json_builder_add_int_value(b, st->fork_events);
-    json_builder_set_member_name(b, "unknown_task");
-    json_builder_add_int_value(b, st->unknown_pid_events);
-    json_builder_set_member_name(b, "pages");
-    json_builder_add_int_value(b, st->pages);
+    set_int(b, "function", st->function_events);
+    set_int(b, "sys_enter", st->syscall_events);
+    set_int(b, "fork", st->fork_events);
+    set_int(b, "unknown_task", st->unknown_pid_events);
+    set_int(b, "pages", st->pages);
     json_builder_end_object(b);
 
     json_builder_set_member_name(b, "scores");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "hap_f");
-    json_builder_add_int_value(b, hap_f);
+    set_int(b, "hap_f", hap_f);
     json_builder_set_member_name(b, "hap_l");
     if (lines)
         json_builder_add_int_value(b, hap_l);
@@ -303,30 +287,21 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         json_builder_add_double_value(b, hap_l * in->density);
     else
         json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "lines_available");
-    json_builder_add_boolean_value(b, lines);
-    json_builder_set_member_name(b, "lines_unavailable_reason");
-    json_builder_add_string_value(b, lines ? NULL : in->lines_error);
-    json_builder_set_member_name(b, "functions_without_lines");
-    json_builder_add_int_value(b, lines ? no_lines : hap_f);
-    json_builder_set_member_name(b, "unresolved_addresses");
-    json_builder_add_int_value(b, no_sym);
-    json_builder_set_member_name(b, "startup_functions");
-    json_builder_add_int_value(b, startup);
-    json_builder_set_member_name(b, "steady_new_functions");
-    json_builder_add_int_value(b, steady_new);
+    set_bool(b, "lines_available", lines);
+    set_str(b, "lines_unavailable_reason", lines ? NULL : in->lines_error);
+    set_int(b, "functions_without_lines", lines ? no_lines : hap_f);
+    set_int(b, "unresolved_addresses", no_sym);
+    set_int(b, "startup_functions", startup);
+    set_int(b, "steady_new_functions", steady_new);
     json_builder_end_object(b);
 
     json_builder_set_member_name(b, "contexts");
     json_builder_begin_object(b);
     for (int c = 0; c < HAPVM_N_CTX; c++) {
-        json_builder_set_member_name(b, hapvm_context_name(c));
-        json_builder_add_int_value(b, ctx_count[c]);
+        set_int(b, hapvm_context_name(c), ctx_count[c]);
     }
-    json_builder_set_member_name(b, "interrupt_only");
-    json_builder_add_int_value(b, irq_only);
-    json_builder_set_member_name(b, "any");
-    json_builder_add_int_value(b, all_ctx);
+    set_int(b, "interrupt_only", irq_only);
+    set_int(b, "any", all_ctx);
     json_builder_end_object(b);
 
     add_tally_object(b, "roles", by_role, lines);
@@ -341,17 +316,14 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         if (!total)
             continue;
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "nr");
-        json_builder_add_int_value(b, nr);
-        json_builder_set_member_name(b, "count");
-        json_builder_add_int_value(b, total);
+        set_int(b, "nr", nr);
+        set_int(b, "count", total);
         json_builder_set_member_name(b, "roles");
         json_builder_begin_object(b);
         for (guint r = 0; r < HAPVM_N_ROLES; r++) {
             guint64 c = hapvm_decoder_get_syscalls(dec, r)[nr];
             if (c) {
-                json_builder_set_member_name(b, hapvm_role_name(r));
-                json_builder_add_int_value(b, c);
+                set_int(b, hapvm_role_name(r), c);
             }
         }
         json_builder_end_object(b);
@@ -379,21 +351,16 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         const HapvmFuncHit *h = f->hit;
         g_autofree char *addr = g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->ip);
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "name");
-        json_builder_add_string_value(b, f->have_sym ? f->sym.name : addr);
-        json_builder_set_member_name(b, "module");
-        json_builder_add_string_value(b, f->have_sym ? f->sym.module : NULL);
-        json_builder_set_member_name(b, "address");
-        json_builder_add_string_value(b, addr);
-        json_builder_set_member_name(b, "file");
-        json_builder_add_string_value(b, f->have_lines ? f->li.file : NULL);
+        set_str(b, "name", f->have_sym ? f->sym.name : addr);
+        set_str(b, "module", f->have_sym ? f->sym.module : NULL);
+        set_str(b, "address", addr);
+        set_str(b, "file", f->have_lines ? f->li.file : NULL);
         json_builder_set_member_name(b, "lines");
         if (f->have_lines)
             json_builder_add_int_value(b, f->li.lines);
         else
             json_builder_add_null_value(b);
-        json_builder_set_member_name(b, "subsystem");
-        json_builder_add_string_value(b, subsystem_of(f));
+        set_str(b, "subsystem", subsystem_of(f));
         json_builder_set_member_name(b, "roles");
         json_builder_begin_array(b);
         for (guint r = 0; r < HAPVM_N_ROLES; r++)
@@ -406,14 +373,10 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
             if (h->ctx_mask & (1u << c))
                 json_builder_add_string_value(b, hapvm_context_name(c));
         json_builder_end_array(b);
-        json_builder_set_member_name(b, "first_seen_s");
-        json_builder_add_double_value(b, h->first_ts > start_ts ? (h->first_ts - start_ts) / 1e9 : 0);
-        json_builder_set_member_name(b, "count");
-        json_builder_add_int_value(b, h->count);
-        json_builder_set_member_name(b, "hap_f");
-        json_builder_add_boolean_value(b, h->task_steady_ts != 0);
-        json_builder_set_member_name(b, "startup");
-        json_builder_add_boolean_value(b, h->task_first_ts &&
+        set_double(b, "first_seen_s", h->first_ts > start_ts ? (h->first_ts - start_ts) / 1e9 : 0);
+        set_int(b, "count", h->count);
+        set_bool(b, "hap_f", h->task_steady_ts != 0);
+        set_bool(b, "startup", h->task_first_ts &&
             h->task_first_ts < steady_ts);
         json_builder_end_object(b);
     }
