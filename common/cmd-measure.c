@@ -38,6 +38,19 @@ on_signal(int sig)
         hapvm_measurement_interrupt(current);
 }
 
+/* A task that exited between its listing and our write is not an error. */
+static gboolean
+add_listed_task(HapvmMeasurement *m, const char *tid, GError **error)
+{
+    g_autoptr(GError) e = NULL;
+
+    if (hapvm_measurement_add_task(m, (guint32)atoi(tid), HAPVM_ROLE_PROCESS, &e) ||
+        g_error_matches(e, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE))
+        return TRUE;
+    g_propagate_error(error, g_steal_pointer(&e));
+    return FALSE;
+}
+
 static gboolean
 add_threads(HapvmMeasurement *m, guint pid, GError **error)
 {
@@ -47,15 +60,9 @@ add_threads(HapvmMeasurement *m, guint pid, GError **error)
 
     if (!d)
         return TRUE; /* gone; the engine notices */
-    while ((n = g_dir_read_name(d))) {
-        g_autoptr(GError) e = NULL;
-        if (!hapvm_measurement_add_task(m, (guint32)atoi(n), HAPVM_ROLE_PROCESS, &e)) {
-            if (g_error_matches(e, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE))
-                continue; /* exited since the listing */
-            g_propagate_error(error, g_steal_pointer(&e));
+    while ((n = g_dir_read_name(d)))
+        if (!add_listed_task(m, n, error))
             return FALSE;
-        }
-    }
     return TRUE;
 }
 
@@ -85,16 +92,9 @@ add_cgroup(HapvmMeasurement *m, const char *cg, gboolean first, GError **error)
         return FALSE;
     }
     g_auto(GStrv) lines = g_strsplit(buf, "\n", -1);
-    for (char **l = lines; *l; l++) {
-        if (!**l)
-            continue;
-        g_autoptr(GError) e = NULL;
-        if (!hapvm_measurement_add_task(m, (guint32)atoi(*l), HAPVM_ROLE_PROCESS, &e) &&
-            !g_error_matches(e, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE)) {
-            g_propagate_error(error, g_steal_pointer(&e));
+    for (char **l = lines; *l; l++)
+        if (**l && !add_listed_task(m, *l, error))
             return FALSE;
-        }
-    }
     return TRUE;
 }
 

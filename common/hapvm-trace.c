@@ -340,12 +340,15 @@ hapvm_trace_drain(HapvmTrace *t)
     return pages;
 }
 
+/* The value of a "key: value" line of a per_cpu/cpuN/stats file; the key
+ * must start the line ("overrun: " is also the tail of "commit overrun: "). */
 static guint64
 stat_value(const char *stats, const char *key)
 {
-    const char *p = strstr(stats, key);
-
-    return p ? g_ascii_strtoull(p + strlen(key), NULL, 10) : 0;
+    for (const char *line = stats; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
+        if (g_str_has_prefix(line, key))
+            return g_ascii_strtoull(line + strlen(key), NULL, 10);
+    return 0;
 }
 
 void
@@ -360,7 +363,7 @@ hapvm_trace_stop(HapvmTrace *t, HapvmTraceLoss *loss)
         g_autofree char *s = NULL;
         if (!g_file_get_contents(p, &s, NULL, NULL))
             continue;
-        loss->overrun += stat_value(s, "\noverrun: ") + (g_str_has_prefix(s, "overrun: ") ? stat_value(s, "overrun: ") : 0);
+        loss->overrun += stat_value(s, "overrun: ");
         loss->commit_overrun += stat_value(s, "commit overrun: ");
         loss->dropped += stat_value(s, "dropped events: ");
         loss->entries_left += stat_value(s, "entries: ");
