@@ -9,6 +9,7 @@
 
 #include "hapvm-cmds.h"
 #include "hapvm-error.h"
+#include "hapvm-kvm-target.h"
 #include "hapvm-kernel.h"
 #include "hapvm-ksyms.h"
 #include "hapvm-lineindex.h"
@@ -19,6 +20,7 @@ typedef struct {
     char **pids;
     char *cgroup;
     GPid child;
+    HapvmKvmTarget *vm;    /* a libvirt domain or --qemu-pid */
 } Targets;
 
 static void
@@ -26,6 +28,7 @@ targets_clear(Targets *t)
 {
     g_strfreev(t->pids);
     g_free(t->cgroup);
+    hapvm_kvm_target_free(t->vm);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Targets, targets_clear)
 
@@ -122,18 +125,30 @@ namer(gpointer data, guint64 ip)
 static void
 progress(HapvmMeasurement *m, gpointer data)
 {
+    const Targets *t = data;
     const GArray *c = hapvm_measurement_get_curve(m);
     const HapvmDecodeStats *st = hapvm_decoder_get_stats(hapvm_measurement_get_decoder(m));
-    static guint64 last_events;
+    static guint64 last_events, last_exits;
 
     if (!c->len)
         return;
     const HapvmCurvePoint *p = &g_array_index(c, HapvmCurvePoint, c->len - 1);
     guint prev = c->len > 1 ? g_array_index(c, HapvmCurvePoint, c->len - 2).total : 0;
-    fprintf(stderr, "\r%6.0f s  functions %6u (+%u/s)  steady %6u  events/s %8" G_GUINT64_FORMAT
-            "  lost %" G_GUINT64_FORMAT "   ", p->t, p->total, p->total - prev, p->steady,
-            st->events - last_events, st->missed_events + st->pages_with_loss);
+    fprintf(stderr, "\r%6.0f s  functions %6u (+%u/s)  steady %6u  events/s %8" G_GUINT64_FORMAT,
+            p->t, p->total, p->total - prev, p->steady, st->events - last_events);
+    if (t->vm && t->vm->entry) {
+        guint64 exits = hapvm_kvm_entry_get_exits(t->vm->entry);
+        fprintf(stderr, "  exits/s %7" G_GUINT64_FORMAT, exits - last_exits);
+        last_exits = exits;
+    }
+    fprintf(stderr, "  lost %" G_GUINT64_FORMAT "   ", st->missed_events + st->pages_with_loss);
     last_events = st->events;
+}
+
+static void
+add_vm_members(JsonBuilder *b, gpointer data)
+{
+    hapvm_kvm_target_to_json(data, b);
 }
 
 /* Fork the command stopped on a pipe; it execs once we release it, so the
@@ -188,7 +203,9 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
 {
     HapvmMeasureOpts o;
     g_auto(Targets) t = { 0 };
-    g_autofree char *json = NULL, *debuginfo = NULL, *index_cache = NULL;
+    g_autofree char *json = NULL, *debuginfo = NULL, *index_cache = NULL, *uri = NULL;
+    int qemu_pid = 0;
+    gboolean until_steady = FALSE;
     gboolean accept_loss = FALSE, no_lines = FALSE, no_syscalls = FALSE, quiet = FALSE;
     double density = HAPVM_DEFAULT_DENSITY * 1000;
     int buffer_kb = 0;
@@ -199,7 +216,10 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     GOptionEntry entries[] = {
         { "pid", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &t.pids, "measure process PID (all its threads); repeatable", "PID" },
         { "cgroup", 'g', 0, G_OPTION_ARG_FILENAME, &t.cgroup, "measure every task of a cgroup", "PATH" },
+        { "qemu-pid", 0, 0, G_OPTION_ARG_INT, &qemu_pid, "measure the QEMU/KVM VM of process PID (no libvirt)", "PID" },
+        { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI for DOMAIN (default: as virsh)", "URI" },
         { "duration", 'd', 0, G_OPTION_ARG_DOUBLE, &o.duration_s, "measure for S seconds (no steady-state stop)", "S" },
+        { "until-steady", 0, 0, G_OPTION_ARG_NONE, &until_steady, "stop at steady state (the default)", NULL },
         { "warmup", 'w', 0, G_OPTION_ARG_DOUBLE, &o.warmup_s, "startup window before steady state (default 5)", "S" },
         { "quiet", 'q', 0, G_OPTION_ARG_DOUBLE, &o.quiet_s, "steady when no new function for S seconds (default 10)", "S" },
         { "max-duration", 0, 0, G_OPTION_ARG_DOUBLE, &o.max_s, "stop after S seconds at most (default 600)", "S" },
@@ -215,7 +235,7 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         { "quiet-summary", 0, 0, G_OPTION_ARG_NONE, &quiet, "no summary on stdout", NULL },
         G_OPTION_ENTRY_NULL
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("[--pid PID | --cgroup PATH | -- COMMAND [ARGS...]]");
+    g_autoptr(GOptionContext) ctx = g_option_context_new("[DOMAIN | --qemu-pid PID | --pid PID | --cgroup PATH | -- COMMAND [ARGS...]]");
     g_option_context_set_summary(ctx, "Measure the host-kernel functions (HAP) a workload makes the kernel run.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_strict_posix(ctx, FALSE);
@@ -234,14 +254,31 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         (*error)->code = HAPVM_ERROR_USAGE;
         return -1;
     }
-    if (argc > 1) {
-        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "unexpected argument '%s' (a command goes after --)", argv[1]);
+    const char *domain = argc > 1 ? argv[1] : NULL;
+    if (argc > 2) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "unexpected argument '%s' (one DOMAIN; a command goes "
+                    "after --)", argv[2]);
         return -1;
     }
     if (command && !*command)
         command = NULL;
-    if (!t.pids && !t.cgroup && !command) {
-        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "nothing to measure: give --pid, --cgroup or -- COMMAND");
+    if ((domain != NULL) + (qemu_pid != 0) + (t.pids || t.cgroup || command) > 1) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE,
+                    "give one kind of target: a DOMAIN, --qemu-pid, or --pid/--cgroup/-- COMMAND");
+        return -1;
+    }
+    if (!domain && !qemu_pid && !t.pids && !t.cgroup && !command) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE,
+                    "nothing to measure: give a libvirt DOMAIN, --qemu-pid, --pid, --cgroup or -- COMMAND");
+        return -1;
+    }
+    if (qemu_pid < 0 || (uri && !domain)) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, qemu_pid < 0 ? "--qemu-pid %d: not a process id"
+                    : "--connect applies to a DOMAIN", qemu_pid);
+        return -1;
+    }
+    if (until_steady && o.duration_s > 0) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "--duration and --until-steady exclude each other");
         return -1;
     }
     if (o.warmup_s < 0 || o.quiet_s <= 0 || o.max_s <= 0 || o.duration_s < 0 || density < 0) {
@@ -265,6 +302,16 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         o.trace.buffer_kb = buffer_kb;
     o.trace.syscalls = !no_syscalls;
 
+    /* Resolve a VM before touching tracefs: bad input leaves nothing. */
+    if (domain)
+        t.vm = hapvm_kvm_target_open_domain(uri, domain, NULL, error);
+    else if (qemu_pid)
+        t.vm = hapvm_kvm_target_open_pid(NULL, (guint32)qemu_pid, error);
+    if ((domain || qemu_pid) && !t.vm)
+        return -1;
+    if (t.vm)
+        o.trace.events = hapvm_kvm_entry_events;
+
     g_autoptr(HapvmKernelInfo) kernel = hapvm_kernel_info_read(NULL, NULL);
     g_autoptr(GError) ksyms_error = NULL;
     g_autoptr(HapvmKsyms) ksyms = hapvm_ksyms_load(NULL, &ksyms_error);
@@ -280,6 +327,11 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
             return -1;
     if (t.cgroup && !add_cgroup(m, t.cgroup, TRUE, error))
         return -1;
+    if (t.vm) {
+        if (!hapvm_kvm_target_scan(m, t.vm, error))
+            return -1;
+        hapvm_kvm_target_attach(t.vm, m);
+    }
     if (command) {
         t.child = spawn_held(command, &release_fd, error);
         if (!t.child)
@@ -291,14 +343,17 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
             return -1;
         }
     }
-    hapvm_measurement_set_rescan(m, rescan, &t);
+    if (t.vm)
+        hapvm_measurement_set_rescan(m, hapvm_kvm_target_scan, t.vm);
+    else
+        hapvm_measurement_set_rescan(m, rescan, &t);
     if (ksyms)
         hapvm_measurement_set_namer(m, namer, ksyms);
     /* Live progress for people: a terminal that says what it is (the lab's
      * serial line is a tty too, but carries logs). */
     gboolean live = isatty(2) && g_getenv("TERM") && g_strcmp0(g_getenv("TERM"), "dumb") != 0;
     if (live)
-        hapvm_measurement_set_progress(m, progress, NULL);
+        hapvm_measurement_set_progress(m, progress, &t);
 
     current = m;
     struct sigaction sa = { .sa_handler = on_signal };
@@ -331,7 +386,10 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
 
     g_autofree char *desc = NULL;
     const char *kind;
-    if (command) {
+    if (t.vm) {
+        kind = "kvm";
+        desc = g_strdup(t.vm->name);
+    } else if (command) {
         kind = "command";
         desc = g_strjoinv(" ", command);
     } else if (t.cgroup) {
@@ -350,6 +408,8 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         .lines_error = no_lines ? "disabled with --no-lines" : idx_error ? idx_error->message : "no kernel identity",
         .density = density / 1000.0,
         .accept_loss = accept_loss,
+        .add_members = t.vm ? add_vm_members : NULL,
+        .add_data = t.vm,
     };
     g_autoptr(JsonNode) result = hapvm_result_build(m, &in);
     JsonObject *ro = json_node_get_object(result);

@@ -11,3 +11,4 @@ int hapvm_cmd_index(int argc, char **argv, GError **error);
 int hapvm_cmd_measure(int argc, char **argv, GError **error);
 /* hapvm report RESULT.json */
 int hapvm_cmd_report(int argc, char **argv, GError **error);
+int hapvm_cmd_list(int argc, char **argv, GError **error);

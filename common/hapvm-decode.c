@@ -18,7 +18,15 @@
 #define TRACE_FLAG_SOFTIRQ 0x10
 #define TRACE_FLAG_NMI 0x40
 
-enum { KIND_OTHER = 0, KIND_FUNCTION, KIND_SYS_ENTER, KIND_FORK };
+enum { KIND_OTHER = 0, KIND_FUNCTION, KIND_SYS_ENTER, KIND_FORK, KIND_HANDLER };
+
+#define MAX_HANDLERS 16
+
+typedef struct {
+    guint16 type;
+    HapvmEventFunc func;
+    gpointer data;
+} Handler;
 
 const char *
 hapvm_context_name(HapvmContext ctx)
@@ -207,6 +215,8 @@ struct HapvmDecoder {
     guint64 steady_start;
     guint64 syscalls[HAPVM_MAX_ROLES][HAPVM_MAX_SYSCALL];
     guint64 syscall_overflow;
+    Handler handlers[MAX_HANDLERS];
+    guint n_handlers;
 };
 
 static inline guint
@@ -506,10 +516,33 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
             dec->fork_func(dec->fork_data, rd32(rec + dec->fork_parent_off),
                            rd32(rec + dec->fork_child_off));
         break;
+    case KIND_HANDLER:
+        pid = rd32(rec + 4);
+        role = role_of(dec, pid);
+        for (guint i = 0; i < dec->n_handlers; i++)
+            if (dec->handlers[i].type == type)
+                dec->handlers[i].func(dec->handlers[i].data, rec, len, pid, role);
+        dec->stats.handled_events++;
+        break;
     default:
         dec->stats.other_events++;
         break;
     }
+}
+
+gboolean
+hapvm_decoder_add_handler(HapvmDecoder *dec, int event_id, HapvmEventFunc func, gpointer data)
+{
+    guint8 k;
+
+    if (event_id < 0 || event_id > 0xffff || dec->n_handlers >= MAX_HANDLERS)
+        return FALSE;
+    k = dec->kind[event_id];
+    if (k != KIND_OTHER && k != KIND_HANDLER)
+        return FALSE;
+    dec->kind[event_id] = KIND_HANDLER;
+    dec->handlers[dec->n_handlers++] = (Handler){ .type = (guint16)event_id, .func = func, .data = data };
+    return TRUE;
 }
 
 /* The function records of a page, the bulk of a trace, take a fast path

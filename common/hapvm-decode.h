@@ -56,6 +56,7 @@ typedef struct {
     guint64 function_events;
     guint64 syscall_events;
     guint64 fork_events;
+    guint64 handled_events;    /* records passed to an added handler */
     guint64 other_events;      /* records of events we do not use */
     guint64 missed_events;     /* lost before a page, as the page says */
     guint64 pages_with_loss;   /* pages flagged "missed" without a count */
@@ -82,6 +83,14 @@ void hapvm_decoder_set_role(HapvmDecoder *dec, guint32 pid, guint role);
 gboolean hapvm_decoder_get_role(const HapvmDecoder *dec, guint32 pid, guint *role);
 void hapvm_decoder_set_default_role(HapvmDecoder *dec, guint role);
 void hapvm_decoder_set_fork_func(HapvmDecoder *dec, HapvmForkFunc func, gpointer user_data);
+
+/* Called for each record of an added event type: rec points at the record's
+ * payload (common_type first), len bytes; pid and its role index.  Must not
+ * allocate per call (hot path). */
+typedef void (*HapvmEventFunc)(gpointer data, const guint8 *rec, guint len, guint32 pid, guint role);
+/* Route records of event_id (tep id) to func; at most 16 handlers, and not
+ * for the event types the decoder uses itself.  FALSE if refused. */
+gboolean hapvm_decoder_add_handler(HapvmDecoder *dec, int event_id, HapvmEventFunc func, gpointer data);
 /* Records at or after ts (trace clock) belong to the steady-state window;
  * 0 (the default) makes the whole trace steady state. */
 void hapvm_decoder_set_steady_start(HapvmDecoder *dec, guint64 ts);

@@ -28,6 +28,14 @@ hapvm_error_exit_code(const GError *error)
         return 9;
     case HAPVM_ERROR_PARSE:
         return 10;
+    case HAPVM_ERROR_NO_DOMAIN:
+        return 11;
+    case HAPVM_ERROR_NOT_RUNNING:
+        return 12;
+    case HAPVM_ERROR_LIBVIRT:
+        return 13;
+    case HAPVM_ERROR_NOT_QEMU:
+        return 14;
     case HAPVM_ERROR_FAILED:
         break;
     }

@@ -19,6 +19,10 @@ typedef enum {
     HAPVM_ERROR_NO_DEBUGINFO,      /* DWARF for the running kernel not found */
     HAPVM_ERROR_BUILD_ID_MISMATCH, /* debuginfo is for another build */
     HAPVM_ERROR_PARSE,             /* malformed input file */
+    HAPVM_ERROR_NO_DOMAIN,         /* libvirt knows no such domain */
+    HAPVM_ERROR_NOT_RUNNING,       /* the domain exists but is not running */
+    HAPVM_ERROR_LIBVIRT,           /* libvirt unreachable */
+    HAPVM_ERROR_NOT_QEMU,          /* not a QEMU/KVM domain or process */
 } HapvmError;
 
 int hapvm_error_exit_code(const GError *error);

@@ -156,6 +156,8 @@ hapvm_measurement_add_task(HapvmMeasurement *m, guint32 tid, HapvmRole role, GEr
          * (a QEMU thread that became "CPU 0/KVM"). */
         if (t->from_fork && t->role != role) {
             t->role = role;
+            g_free(t->comm);
+            t->comm = read_comm(tid);
             hapvm_decoder_set_role(hapvm_trace_get_decoder(m->trace), tid, role);
         }
         return TRUE;
@@ -380,6 +382,12 @@ hapvm_measurement_run(HapvmMeasurement *m, GError **error)
     count_functions(m, &p.total, &p.steady);
     g_array_append_val(m->curve, p);
     return TRUE;
+}
+
+HapvmTrace *
+hapvm_measurement_get_trace(HapvmMeasurement *m)
+{
+    return m->trace;
 }
 
 HapvmDecoder *

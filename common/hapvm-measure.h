@@ -83,6 +83,7 @@ void hapvm_measurement_interrupt(HapvmMeasurement *m);
 
 /* Results. */
 HapvmDecoder *hapvm_measurement_get_decoder(HapvmMeasurement *m);
+HapvmTrace *hapvm_measurement_get_trace(HapvmMeasurement *m);
 const HapvmMeasureOpts *hapvm_measurement_get_opts(const HapvmMeasurement *m);
 const HapvmTraceLoss *hapvm_measurement_get_loss(const HapvmMeasurement *m);
 HapvmEndReason hapvm_measurement_get_end_reason(const HapvmMeasurement *m);

@@ -127,6 +127,7 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
     g_autoptr(GHashTable) by_role = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_autoptr(GHashTable) by_sub = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_autoptr(GHashTable) seen_sym = g_hash_table_new(g_int64_hash, g_int64_equal);
+    g_autoptr(GHashTable) nabla = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_autoptr(JsonBuilder) b = json_builder_new();
     gboolean lines = in->lines != NULL;
     guint hap_f = 0, startup = 0, steady_new = 0, no_lines = 0, no_sym = 0;
@@ -165,6 +166,13 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         }
         if (h->task_first_ts && h->task_first_ts < steady_ts)
             startup++;
+        /* nabla's view: names, whole window, task context, every task. */
+        if (h->task_first_ts)
+            g_hash_table_add(nabla, f->have_sym ? g_strdup(f->sym.name)
+                                                : g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->ip));
+        /* The interrupt-context class: beside the roles, never in them. */
+        if (h->steady_ts && !(h->ctx_mask & (1u << HAPVM_CTX_TASK)))
+            tally_add(by_role, "interrupt-context", f);
         if (!h->task_steady_ts)
             continue;
         hap_f++;
@@ -293,6 +301,7 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
     set_int(b, "unresolved_addresses", no_sym);
     set_int(b, "startup_functions", startup);
     set_int(b, "steady_new_functions", steady_new);
+    set_int(b, "nabla_f", g_hash_table_size(nabla));
     json_builder_end_object(b);
 
     json_builder_set_member_name(b, "contexts");
@@ -381,6 +390,8 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+    if (in->add_members)
+        in->add_members(b, in->add_data);
     json_builder_end_object(b);
     return json_builder_get_root(b);
 }
@@ -458,6 +469,59 @@ print_tallies(FILE *out, JsonObject *r, const char *member, const char *title, g
         fprintf(out, "  ... %u more\n", g_list_length(names) - limit);
 }
 
+/* One entry-point table of a "vm" result: "label: key count, ..." (top n). */
+static void
+print_entries(FILE *out, JsonObject *ep, const char *member, const char *label, guint n)
+{
+    JsonNode *node = json_object_get_member(ep, member);
+    g_autofree char *tot_name = g_strdup_printf("%s_total", member);
+
+    if (!node || !JSON_NODE_HOLDS_ARRAY(node)) {
+        fprintf(out, "  %-16s unavailable (tracepoint missing)\n", label);
+        return;
+    }
+    JsonArray *a = json_node_get_array(node);
+    fprintf(out, "  %-16s %" G_GUINT64_FORMAT, label, member_u64(ep, tot_name));
+    for (guint i = 0; i < json_array_get_length(a) && i < n; i++) {
+        JsonObject *e = json_array_get_object_element(a, i);
+        const char *key = member_str(e, "name");
+        g_autofree char *num = NULL;
+        if (!key && json_object_has_member(e, "nr"))
+            key = num = g_strdup_printf("%" G_GUINT64_FORMAT, member_u64(e, "nr"));
+        if (!key)
+            key = member_str(e, "port") ?: member_str(e, "gpa_page") ?: member_str(e, "index");
+        if (!key)
+            key = num = g_strdup_printf("%" G_GUINT64_FORMAT, member_u64(e, "reason"));
+        const char *acc = member_str(e, "access");
+        fprintf(out, "%s %s%s%s %" G_GUINT64_FORMAT, i ? "," : ":", key, acc ? "/" : "", acc ? acc : "",
+                member_u64(e, "count"));
+    }
+    if (json_array_get_length(a) > n)
+        fprintf(out, ", ... %u more", json_array_get_length(a) - n);
+    fprintf(out, "\n");
+}
+
+static void
+print_vm(FILE *out, JsonObject *vm)
+{
+    if (!vm)
+        return;
+    fprintf(out, "VM %s (uuid %s), QEMU pid %" G_GUINT64_FORMAT ", accelerator %s\n", member_str(vm, "name"),
+            member_str(vm, "uuid") ?: "unknown", member_u64(vm, "qemu_pid"), member_str(vm, "accel"));
+    if (member_str(vm, "note"))
+        fprintf(out, "  note: %s\n", member_str(vm, "note"));
+    JsonObject *ep = member_obj(vm, "entry_points");
+    if (!ep)
+        return;
+    fprintf(out, "entry points (KVM tracepoints, vCPU threads):\n");
+    print_entries(out, ep, "exits", "exit reasons", 16);
+    print_entries(out, ep, "hypercalls", "hypercalls", 8);
+    print_entries(out, ep, "pio", "port I/O", 8);
+    print_entries(out, ep, "mmio", "MMIO pages", 8);
+    print_entries(out, ep, "msr", "MSR accesses", 8);
+    print_entries(out, ep, "userspace_exits", "exits to QEMU", 8);
+}
+
 void
 hapvm_result_print_summary(JsonObject *r, FILE *out)
 {
@@ -485,8 +549,10 @@ hapvm_result_print_summary(JsonObject *r, FILE *out)
                 " (density %.3g per 1000 lines; %" G_GUINT64_FORMAT " functions without lines)\n",
                 member_u64(scores, "hap_f"), member_u64(scores, "hap_l"), member_double(scores, "hap"),
                 member_double(method, "density_per_line") * 1000, member_u64(scores, "functions_without_lines"));
-    fprintf(out, "startup functions %" G_GUINT64_FORMAT ", new in steady state %" G_GUINT64_FORMAT "\n",
-            member_u64(scores, "startup_functions"), member_u64(scores, "steady_new_functions"));
+    fprintf(out, "startup functions %" G_GUINT64_FORMAT ", new in steady state %" G_GUINT64_FORMAT
+            "; nabla-compatible count %" G_GUINT64_FORMAT " (names, task context, whole window)\n",
+            member_u64(scores, "startup_functions"), member_u64(scores, "steady_new_functions"),
+            member_u64(scores, "nabla_f"));
     fprintf(out, "contexts (steady window): task %" G_GUINT64_FORMAT ", softirq %" G_GUINT64_FORMAT
             ", hardirq %" G_GUINT64_FORMAT ", nmi %" G_GUINT64_FORMAT ", interrupt-only %" G_GUINT64_FORMAT
             " (not in HAP-F)\n", member_u64(ctx, "task"), member_u64(ctx, "softirq"), member_u64(ctx, "hardirq"),
@@ -498,7 +564,8 @@ hapvm_result_print_summary(JsonObject *r, FILE *out)
                 json_node_get_boolean(json_object_get_member(loss, "accepted")) ? ", accepted" : "");
     else
         fprintf(out, "loss: none\n");
-    print_tallies(out, r, "roles", "by role", 16);
+    print_vm(out, member_obj(r, "vm"));
+    print_tallies(out, r, "roles", "by role (interrupt-context: not in HAP-F)", 16);
     print_tallies(out, r, "subsystems", "by subsystem", 12);
     JsonNode *sc = json_object_get_member(r, "syscalls");
     if (sc && JSON_NODE_HOLDS_ARRAY(sc)) {

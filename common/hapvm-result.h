@@ -26,6 +26,9 @@ typedef struct {
     const char *lines_error;   /* why lines is NULL */
     double density;
     gboolean accept_loss;
+    /* Front-end members (e.g. "vm"), added last to the result object. */
+    void (*add_members)(JsonBuilder *b, gpointer data);
+    gpointer add_data;
 } HapvmResultInput;
 
 /* Build the result object of a finished measurement. */

@@ -185,7 +185,13 @@ hapvm_trace_new(const HapvmTraceOpts *opts, GError **error)
         return NULL;
 
     /* Formats come from the instance's tracefs: what this kernel writes. */
-    t->tep = hapvm_tep_load_dir(t->tdir, trace_events, error);
+    g_autoptr(GPtrArray) evs = g_ptr_array_new();
+    for (const char *const *e = trace_events; *e; e++)
+        g_ptr_array_add(evs, (gpointer)*e);
+    for (const char *const *e = t->opts.events; e && *e; e++)
+        g_ptr_array_add(evs, (gpointer)*e);
+    g_ptr_array_add(evs, NULL);
+    t->tep = hapvm_tep_load_dir(t->tdir, (const char *const *)evs->pdata, error);
     if (!t->tep)
         return NULL;
     t->dec = hapvm_decoder_new(t->tep, error);
@@ -260,6 +266,20 @@ hapvm_trace_get_decoder(HapvmTrace *t)
     return t->dec;
 }
 
+struct tep_handle *
+hapvm_trace_get_tep(HapvmTrace *t)
+{
+    return t->tep;
+}
+
+gboolean
+hapvm_trace_has_event(const HapvmTrace *t, const char *event)
+{
+    g_auto(GStrv) sv = g_strsplit(event, "/", 2);
+
+    return sv[0] && sv[1] && tep_find_event_by_name(t->tep, sv[0], sv[1]) != NULL;
+}
+
 gboolean
 hapvm_trace_add_tasks(HapvmTrace *t, const guint32 *tids, guint n, guint role, GError **error)
 {
@@ -301,6 +321,13 @@ hapvm_trace_start(HapvmTrace *t, GError **error)
     if (t->opts.syscalls &&
         !write_file(t->idir, "events/raw_syscalls/sys_enter/enable", "1", FALSE, error))
         return FALSE;
+    for (const char *const *e = t->opts.events; e && *e; e++) {
+        if (!hapvm_trace_has_event(t, *e))
+            continue;
+        g_autofree char *en = g_strdup_printf("events/%s/enable", *e);
+        if (!write_file(t->idir, en, "1", FALSE, error))
+            return FALSE;
+    }
     /* Forks tell the engine which task a new one came from (its role). */
     if (t->opts.follow_forks &&
         !write_file(t->idir, "events/sched/sched_process_fork/enable", "1", FALSE, error))

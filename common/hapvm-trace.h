@@ -13,6 +13,9 @@ typedef struct {
     guint buffer_kb;        /* per CPU; 0 = default (32768) */
     gboolean syscalls;      /* raw_syscalls:sys_enter on the target's tasks */
     gboolean follow_forks;  /* function-fork / event-fork */
+    const char *const *events; /* more "system/event" to record for the
+                                * target's tasks (NULL-terminated); those
+                                * this kernel lacks are skipped */
 } HapvmTraceOpts;
 
 typedef struct {
@@ -34,6 +37,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmTrace, hapvm_trace_free)
 
 const char *hapvm_trace_get_instance_name(const HapvmTrace *t);
 HapvmDecoder *hapvm_trace_get_decoder(HapvmTrace *t);
+/* The event formats of this kernel (for field offsets of opts.events). */
+struct tep_handle *hapvm_trace_get_tep(HapvmTrace *t);
+/* Whether opts.events entry "system/event" exists and is recorded. */
+gboolean hapvm_trace_has_event(const HapvmTrace *t, const char *event);
 
 /* Add tasks (tids) to the pid filters; before or during tracing. */
 gboolean hapvm_trace_add_tasks(HapvmTrace *t, const guint32 *tids, guint n, guint role, GError **error);

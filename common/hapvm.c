@@ -36,7 +36,8 @@ cmd_info(int argc, char **argv, GError **error)
 
 static const HapvmCommand commands[] = {
     { "index", hapvm_cmd_index, "build the kernel line index (HAP-L) from debuginfo" },
-    { "measure", hapvm_cmd_measure, "measure the HAP of a process, cgroup or command" },
+    { "list", hapvm_cmd_list, "list running QEMU/KVM domains and their tasks by role" },
+    { "measure", hapvm_cmd_measure, "measure the HAP of a VM, process, cgroup or command" },
     { "report", hapvm_cmd_report, "print the summary of a result file" },
     { "info", cmd_info, "show the running kernel's release and build-id" },
     { "version", cmd_version, "print hapvm's version" },

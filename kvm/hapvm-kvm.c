@@ -16,6 +16,9 @@
  * Linux >= 6.13 it is a vhost_task named "kvm-nx-lpage-recovery", which is
  * cut the same way. */
 #define NX_COMM "kvm-nx-lpage-re"
+/* ... but /proc/<pid>/comm of a kernel thread gives its full name (Linux
+ * >= 5.17, get_kthread_comm()), pid included: seen in the lab on 6.1. */
+#define NX_FULL_PREFIX "kvm-nx-lpage-recovery-"
 
 /* ---- status XML ------------------------------------------------------- */
 
@@ -307,16 +310,18 @@ hapvm_kvm_status_load(const char *run_dir, const char *name, GError **error)
 
 /* ---- /proc thread discovery ------------------------------------------ */
 
-/* Comms are at most 15 characters (TASK_COMM_LEN 16 with the NUL): longer
- * names are cut, never rejected.  Every rule below is written so it holds
+/* Comms of user threads are at most 15 characters (TASK_COMM_LEN 16 with
+ * the NUL), kernel threads' up to 63 (see NX_FULL_PREFIX); longer names are
+ * cut, never rejected.  Every rule below is written so it holds
  * for the cut form:
  *  - "CPU <n>/KVM" needs n >= 10^8 to be cut;
  *  - "vhost-<pid>": 6 + at most 7 digits (pid_max <= 4194304) = 13;
  *  - "kvm-pit/<pid>": 8 + 7 = 15, fits exactly;
  *  - "IO <id>" and "iothread*" are matched by prefix, so a long iothread
  *    id ("IO iothread12345" → "IO iothread1234") is still an iothread;
- *  - "kvm-nx-lpage-recovery[-<pid>]" is always cut to "kvm-nx-lpage-re",
- *    which loses the pid (hence the ambiguity rule in scan_outside()).
+ *  - "kvm-nx-lpage-recovery[-<pid>]" is cut to "kvm-nx-lpage-re" in a
+ *    user thread (>= 6.13) and in kthreads before 5.17, which loses the pid
+ *    (hence the ambiguity rule in scan_outside()).
  *  - QEMU's main thread "qemu-system-x86_64" is "qemu-system-x86". */
 
 static gboolean
@@ -433,9 +438,10 @@ append_task(GArray *out, guint32 tid, HapvmRole role, const char *comm, int vcpu
  *    seen in QEMU's pid namespace: same as ours unless QEMU runs in a
  *    container with its own).
  *  - NX huge page recovery before 6.13: one kthread per VM named
- *    "kvm-nx-lpage-recovery-<pid>", which TASK_COMM_LEN cuts to
+ *    "kvm-nx-lpage-recovery-<pid>" (pid: the VM creator's, QEMU's tgid).
+ *    /proc shows that full name since 5.17; older kernels show only
  *    "kvm-nx-lpage-re": the pid is lost, so the comm cannot tell VMs apart.
- *    We attribute it only when it is unambiguous: this QEMU runs KVM vCPUs
+ *    Then we attribute it only when it is unambiguous: this QEMU runs KVM vCPUs
  *    and that kthread is the only one on the host (each KVM VM has exactly
  *    one, so: a single KVM VM).  With several VMs it is left out of every
  *    VM's task set (its cgroup, inherited from the VM's creator, could
@@ -467,6 +473,9 @@ scan_outside(const char *root, guint qemu_pid, GHashTable *group, gboolean runs_
             g_hash_table_contains(group, GUINT_TO_POINTER(owner)))
             role = HAPVM_ROLE_VHOST;
         else if (g_str_has_prefix(comm, "kvm-pit/") && parse_digits(comm + 8, &owner) && owner == qemu_pid)
+            role = HAPVM_ROLE_KTHREAD;
+        else if (g_str_has_prefix(comm, NX_FULL_PREFIX) &&
+                 parse_digits(comm + strlen(NX_FULL_PREFIX), &owner) && owner == qemu_pid)
             role = HAPVM_ROLE_KTHREAD;
         else if (strcmp(comm, NX_COMM) == 0) {
             if (is_kthread(dir)) {

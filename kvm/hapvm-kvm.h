@@ -60,7 +60,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmKvmStatus, hapvm_kvm_status_free)
 /* The tid of vCPU @vcpu, 0 if not listed. */
 guint32 hapvm_kvm_status_vcpu_tid(const HapvmKvmStatus *st, guint vcpu);
 
-#define HAPVM_KVM_COMM_LEN 16 /* TASK_COMM_LEN: 15 characters + NUL */
+/* /proc shows a kernel thread's full name (up to 63 characters, since Linux
+ * 5.17); other tasks' comms are cut at 15 (TASK_COMM_LEN). */
+#define HAPVM_KVM_COMM_LEN 64
 
 typedef struct {
     guint32 tid;
@@ -81,8 +83,10 @@ typedef struct {
  *      anything else                        emulator
  *  - kernel threads (ppid 2 = kthreadd, PF_KTHREAD in /proc/<pid>/stat)
  *    outside the group: "vhost-<tid of the group>" (Linux < 6.4) → vhost,
- *    "kvm-pit/<qemu pid>" → kthread, and the truncated "kvm-nx-lpage-re"
- *    (Linux < 6.13) → kthread only when unambiguous (see the .c file).
+ *    "kvm-pit/<qemu pid>" → kthread, "kvm-nx-lpage-recovery-<qemu pid>"
+ *    (5.17 <= Linux < 6.13: full kthread names in /proc) → kthread, and the
+ *    truncated "kvm-nx-lpage-re" (older kernels) → kthread only when
+ *    unambiguous (see the .c file).
  * Threads that exit while being read are skipped.  HAPVM_ERROR_TARGET_GONE
  * when the process does not exist; on error @out is left unchanged. */
 gboolean hapvm_kvm_scan_tasks(const char *proc_root, guint qemu_pid, GArray *out, GError **error);

@@ -18,7 +18,7 @@ t "version" '[ "$("$hapvm" version)" = "hapvm $(sed -n "s/^  version: .\(.*\).,/
 t "info prints the running kernel release" \
   '"$hapvm" info | grep -qx "kernel release:  $(cat /proc/sys/kernel/osrelease)"'
 t "measure without a target: usage error 2" \
-  '"$hapvm" measure 2>$tmp/err; [ $? = 2 ] && grep -q "give --pid, --cgroup or -- COMMAND" $tmp/err'
+  '"$hapvm" measure 2>$tmp/err; [ $? = 2 ] && grep -q "give a libvirt DOMAIN, --qemu-pid, --pid, --cgroup or -- COMMAND" $tmp/err'
 t "measure --pid of a missing process: exit 6, named" \
   '"$hapvm" measure --pid 999999999 2>$tmp/err; [ $? = 6 ] && grep -q "process 999999999 does not exist" $tmp/err'
 t "measure --pid garbage: usage error 2" \

@@ -361,6 +361,40 @@ test_scan_nx_ambiguous(void)
     rm_tree(root);
 }
 
+/* Two KVM VMs on 5.17 <= Linux < 6.13, as the lab's 6.1 shows them: /proc
+ * gives kernel threads their full name, "kvm-nx-lpage-recovery-<tgid>", so
+ * each VM gets its own and not the other's. */
+static void
+test_scan_nx_full_names(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *root = g_dir_make_tmp("hapvm-kvm-XXXXXX", &error);
+    g_assert_no_error(error);
+
+    put_task(root, 2, 2, "kthreadd", FALSE, 0, KT_FLAGS);
+    for (guint pid = 100; pid <= 200; pid += 100) {
+        g_autofree char *nx = g_strdup_printf("kvm-nx-lpage-recovery-%u", pid);
+        put_task(root, pid, pid, "qemu-system-x86", FALSE, 1, USER_FLAGS);
+        put_task(root, pid, pid + 1, "CPU 0/KVM", FALSE, 1, USER_FLAGS);
+        put_task(root, pid + 2, pid + 2, nx, FALSE, 2, KT_FLAGS);
+    }
+    /* A user process with that name is not a kthread. */
+    put_task(root, 300, 300, "kvm-nx-lpage-recovery-100", FALSE, 1, USER_FLAGS);
+    for (guint pid = 100; pid <= 200; pid += 100) {
+        g_autofree char *nx = g_strdup_printf("kvm-nx-lpage-recovery-%u", pid);
+        const Want want[] = {
+            { pid, HAPVM_ROLE_EMULATOR, -1, TRUE, "qemu-system-x86" },
+            { pid + 1, HAPVM_ROLE_VCPU, 0, TRUE, "CPU 0/KVM" },
+            { pid + 2, HAPVM_ROLE_KTHREAD, -1, FALSE, nx },
+        };
+        g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(HapvmKvmTask));
+        g_assert_true(hapvm_kvm_scan_tasks(root, pid, out, &error));
+        g_assert_no_error(error);
+        check_tasks(out, 0, want, G_N_ELEMENTS(want));
+    }
+    rm_tree(root);
+}
+
 /* Comm files as the kernel never writes them: longer than 15 characters,
  * without a newline, empty; and non-numeric entries in the task dir. */
 static void
@@ -381,10 +415,11 @@ test_scan_odd_comms(void)
     put(nocomm, "305 (x) S 1 0 0 0 -1 0\n"); /* exited between listing and reading */
 
     static const Want want[] = {
-        { 300, HAPVM_ROLE_EMULATOR, -1, TRUE, "qemu-system-x86" },
+        /* Kept as /proc gives them (kthreads' full names reach 63). */
+        { 300, HAPVM_ROLE_EMULATOR, -1, TRUE, "qemu-system-x86_64" },
         { 301, HAPVM_ROLE_VCPU, 3, TRUE, "CPU 3/KVM" },
         { 302, HAPVM_ROLE_EMULATOR, -1, TRUE, "" },
-        { 303, HAPVM_ROLE_IOTHREAD, -1, TRUE, "IO iothread-wit" },
+        { 303, HAPVM_ROLE_IOTHREAD, -1, TRUE, "IO iothread-with-a-long-id" },
         { 304, HAPVM_ROLE_VHOST, -1, TRUE, "vhost-300" },
     };
     g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(HapvmKvmTask));
@@ -481,6 +516,7 @@ main(int argc, char **argv)
     g_test_add_func("/kvm/scan/6.1-tcg", test_scan_61_tcg);
     g_test_add_func("/kvm/scan/6.13", test_scan_613);
     g_test_add_func("/kvm/scan/nx-ambiguous", test_scan_nx_ambiguous);
+    g_test_add_func("/kvm/scan/nx-full-names", test_scan_nx_full_names);
     g_test_add_func("/kvm/scan/odd-comms", test_scan_odd_comms);
     g_test_add_func("/kvm/scan/missing", test_scan_missing);
     g_test_add_func("/kvm/classify", test_classify);
