@@ -579,6 +579,96 @@ hapvm_result_print_summary(JsonObject *r, FILE *out)
     }
 }
 
+/* "F / L" of a tally (or of the scores), "-" when absent. */
+static char *
+cell(JsonObject *t, const char *f, const char *l)
+{
+    if (!t)
+        return g_strdup("-");
+    if (member_null(t, l))
+        return g_strdup_printf("%" G_GUINT64_FORMAT " / -", member_u64(t, f));
+    return g_strdup_printf("%" G_GUINT64_FORMAT " / %" G_GUINT64_FORMAT, member_u64(t, f), member_u64(t, l));
+}
+
+static void
+table_row(FILE *out, const char *label, char **cells, guint n)
+{
+    fprintf(out, "%-26s", label);
+    for (guint i = 0; i < n; i++)
+        fprintf(out, " %22s", cells[i]);
+    fprintf(out, "\n");
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return g_strcmp0(*(char *const *)a, *(char *const *)b);
+}
+
+void
+hapvm_result_print_table(JsonObject *const *r, guint n, FILE *out)
+{
+    g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) roles = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GHashTable) subs = g_hash_table_new(g_str_hash, g_str_equal);
+    const char *build_id = NULL;
+    gboolean mixed = FALSE;
+
+#define ROW(label, expr)                                                  \
+    do {                                                                  \
+        g_ptr_array_set_size(cells, 0);                                   \
+        for (guint i = 0; i < n; i++)                                     \
+            g_ptr_array_add(cells, (expr));                               \
+        table_row(out, label, (char **)cells->pdata, n);                  \
+    } while (0)
+
+    for (guint i = 0; i < n; i++) {
+        const char *b = member_str(member_obj(r[i], "kernel"), "build_id");
+        if (build_id && g_strcmp0(build_id, b) != 0)
+            mixed = TRUE;
+        build_id = build_id ? build_id : b;
+        JsonObject *o = member_obj(r[i], "roles");
+        g_autoptr(GList) names = o ? json_object_get_members(o) : NULL;
+        for (GList *l = names; l; l = l->next)
+            g_hash_table_add(roles, l->data);
+        o = member_obj(r[i], "subsystems");
+        g_autoptr(GList) snames = o ? json_object_get_members(o) : NULL;
+        for (GList *l = snames; l; l = l->next)
+            g_hash_table_add(subs, l->data);
+    }
+    ROW("", g_strdup_printf("%.22s", member_str(member_obj(r[i], "target"), "name") ?: "?"));
+    ROW("kind", g_strdup_printf("%s%s", member_str(member_obj(r[i], "target"), "kind") ?: "?",
+                                 member_obj(r[i], "vm") ? g_str_equal(member_str(member_obj(r[i], "vm"), "accel") ?: "",
+                                                                      "kvm") ? "" : " (no KVM)" : ""));
+    ROW("window s (ended)", g_strdup_printf("%.1f (%s)", member_double(member_obj(r[i], "timing"), "elapsed_s"),
+                                           member_str(member_obj(r[i], "timing"), "end_reason") ?: "?"));
+    ROW("HAP-F / HAP-L", cell(member_obj(r[i], "scores"), "hap_f", "hap_l"));
+    ROW("HAP", member_null(member_obj(r[i], "scores"), "hap") ? g_strdup("-")
+               : g_strdup_printf("%.2f", member_double(member_obj(r[i], "scores"), "hap")));
+    ROW("nabla-compatible count", g_strdup_printf("%" G_GUINT64_FORMAT,
+                                                  member_u64(member_obj(r[i], "scores"), "nabla_f")));
+    ROW("events lost", g_strdup_printf("%" G_GUINT64_FORMAT, hapvm_result_get_lost(r[i])));
+    fprintf(out, "per role (HAP-F / HAP-L):\n");
+    guint nk;
+    g_autofree gpointer *keys = g_hash_table_get_keys_as_array(roles, &nk);
+    qsort(keys, nk, sizeof(gpointer), cmp_str);
+    for (guint k = 0; k < nk; k++) {
+        g_autofree char *label = g_strdup_printf("  %s", (char *)keys[k]);
+        ROW(label, cell(member_obj(member_obj(r[i], "roles"), keys[k]), "hap_f", "hap_l"));
+    }
+    fprintf(out, "per subsystem (HAP-F / HAP-L):\n");
+    g_autofree gpointer *skeys = g_hash_table_get_keys_as_array(subs, &nk);
+    qsort(skeys, nk, sizeof(gpointer), cmp_str);
+    for (guint k = 0; k < nk; k++) {
+        g_autofree char *label = g_strdup_printf("  %s", (char *)skeys[k]);
+        ROW(label, cell(member_obj(member_obj(r[i], "subsystems"), skeys[k]), "hap_f", "hap_l"));
+    }
+#undef ROW
+    if (mixed)
+        fprintf(out, "WARNING: the results come from different kernels (build-ids differ); their HAPs are not "
+                "comparable\n");
+}
+
 gboolean
 hapvm_result_write(JsonNode *result, const char *path, GError **error)
 {

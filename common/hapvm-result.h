@@ -40,6 +40,9 @@ guint64 hapvm_result_get_lost(JsonObject *result);
 /* Human summary of a result. */
 void hapvm_result_print_summary(JsonObject *result, FILE *out);
 
+/* Several results side by side: scores, per role, per subsystem. */
+void hapvm_result_print_table(JsonObject *const *results, guint n, FILE *out);
+
 /* Write atomically (temp file, fsync, rename). */
 gboolean hapvm_result_write(JsonNode *result, const char *path, GError **error);
 JsonNode *hapvm_result_load(const char *path, GError **error);

@@ -6,6 +6,8 @@
  *   sysloop files N DIR   N open()+read()+close() of a small file in DIR
  *   sysloop yield N       N sched_yield() calls
  *   sysloop spin SECONDS  burn CPU in user space only (a busy non-target)
+ *   sysloop cpuid N       N CPUID instructions: in a KVM guest each one is a
+ *                         cpuid exit handled by the host; prints its run time
  *   sysloop mix N         N rounds of sched_yield + getppid + a 64-byte pipe
  *                         round trip; prints its own run time (benchmarks)
  *
@@ -80,12 +82,26 @@ static void do_spin(long seconds)
     } while (t.tv_sec - t0.tv_sec < seconds);
 }
 
+static void do_cpuid(long n)
+{
+    struct timespec t0, t1;
+    unsigned int a, b, c, d;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < n; i++) {
+        a = 0, c = 0;
+        __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("sysloop: elapsed %.6f s\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
 int main(int argc, char **argv)
 {
     long n;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: sysloop getppid|fork|pipe|files|yield|spin|mix N [DIR]\n");
+        fprintf(stderr, "usage: sysloop getppid|fork|pipe|files|yield|spin|mix|cpuid N [DIR]\n");
         return 2;
     }
     n = strtol(argv[2], NULL, 10);
@@ -130,6 +146,8 @@ int main(int argc, char **argv)
         printf("sysloop: elapsed %.6f s\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     } else if (!strcmp(argv[1], "spin")) {
         do_spin(n);
+    } else if (!strcmp(argv[1], "cpuid")) {
+        do_cpuid(n);
     } else {
         fprintf(stderr, "sysloop: unknown mode %s\n", argv[1]);
         return 2;
