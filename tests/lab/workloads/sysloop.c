@@ -6,6 +6,9 @@
  *   sysloop files N DIR   N open()+read()+close() of a small file in DIR
  *   sysloop yield N       N sched_yield() calls
  *   sysloop spin SECONDS  burn CPU in user space only (a busy non-target)
+ *   sysloop disk N DEV    N 4 KiB O_DIRECT write+read pairs on DEV (a block
+ *                         device: in a guest, its virtio disk); prints its
+ *                         run time
  *   sysloop cpuid N       N CPUID instructions: in a KVM guest each one is a
  *                         cpuid exit handled by the host; prints its run time
  *   sysloop mix N         N rounds of sched_yield + getppid + a 64-byte pipe
@@ -82,6 +85,31 @@ static void do_spin(long seconds)
     } while (t.tv_sec - t0.tv_sec < seconds);
 }
 
+static int do_disk(long n, const char *dev)
+{
+    struct timespec t0, t1;
+    void *buf;
+    int fd = open(dev, O_RDWR | O_DIRECT);
+
+    if (fd < 0 || posix_memalign(&buf, 4096, 4096) != 0) {
+        perror(dev);
+        return 1;
+    }
+    memset(buf, 0x5a, 4096);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < n; i++) {
+        off_t off = (off_t)(i % 256) * 4096;
+        if (pwrite(fd, buf, 4096, off) != 4096 || pread(fd, buf, 4096, off) != 4096) {
+            perror("disk I/O");
+            return 1;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    close(fd);
+    printf("sysloop: elapsed %.6f s\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return 0;
+}
+
 static void do_cpuid(long n)
 {
     struct timespec t0, t1;
@@ -101,7 +129,7 @@ int main(int argc, char **argv)
     long n;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: sysloop getppid|fork|pipe|files|yield|spin|mix|cpuid N [DIR]\n");
+        fprintf(stderr, "usage: sysloop getppid|fork|pipe|files|yield|spin|mix|cpuid|disk N [DIR|DEV]\n");
         return 2;
     }
     n = strtol(argv[2], NULL, 10);
@@ -146,6 +174,8 @@ int main(int argc, char **argv)
         printf("sysloop: elapsed %.6f s\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     } else if (!strcmp(argv[1], "spin")) {
         do_spin(n);
+    } else if (!strcmp(argv[1], "disk")) {
+        return do_disk(n, argc > 3 ? argv[3] : "/dev/vda");
     } else if (!strcmp(argv[1], "cpuid")) {
         do_cpuid(n);
     } else {
