@@ -10,20 +10,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 lab=$here/../lab
 T=/sys/kernel/tracing
 : > "$out"
+log=$(dirname "$out")
 
 boot() { # name; then waits for alive and prints the QEMU pid
     "$lab/l2" --smp 2 --net --blk 4 --name "p2-$1" --pidfile /tmp/p2.pid --file "$HAPVM_LAB_BIN/sysloop:sysloop" \
-        --timeout 900 "$here/p2-vm-guest.sh" "$C" "$D" "$S" > "/tmp/p2-$1.out" 2>&1 &
+        --timeout 900 "$here/p2-vm-guest.sh" "$C" "$D" "$S" > "$log/p2-$1.out" 2>&1 &
     L=$!
     for _ in $(seq 900); do
-        grep -q "hapvm-l2: alive" "/tmp/p2-$1.out" 2>/dev/null && break
+        grep -q "hapvm-l2: alive" "$log/p2-$1.out" 2>/dev/null && break
         sleep 0.2
     done
     Q=$(cat /tmp/p2.pid)
 }
 result() { # name
     wait $L
-    echo "$1 $(sed -n 's/^p2vm: //p' "/tmp/p2-$1.out" | tr -d '\r')" | tee -a "$out"
+    echo "$1 $(sed -n 's/^p2vm: //p' "$log/p2-$1.out" | tr -d '\r')" | tee -a "$out"
 }
 
 boot untraced
