@@ -3,7 +3,7 @@
 # a 2-vCPU L2 guest under KVM with virtio-net on vhost-net and a virtio-blk
 # disk runs the network + disk workload and is measured by --qemu-pid; the
 # same workload then runs as a plain process in its own cgroup and is
-# measured the same way; then the error paths.
+# measured the same way; then a libvirt domain by name; then error paths.
 #
 # usage: vm-inside.sh HAPVM OUTDIR DEBUGINFO   (HAPVM_VM_WINDOW: seconds)
 set -u
@@ -65,7 +65,28 @@ step "process measured"
 "$hapvm" report "$out/vm.json" "$out/proc.json" > "$out/table.txt" 2>&1
 echo $? > "$out/table.rc"
 
-# --- 3. error paths: clear message, distinct status, nothing left in tracefs
+# --- 3. a libvirt KVM domain, measured by name ------------------------------
+LV=$here/libvirt-domain
+if "$LV" up > "$out/lv-up.log" 2>&1; then
+    "$LV" start hapvm-demo --smp 2 --net --blk 16 --file "$B/sysloop:sysloop" -- \
+        "$here/l2-vmwork.sh" 45 > "$out/lv-start.out" 2> "$out/lv-start.err"
+    echo $? > "$out/lv-start.rc"
+    "$hapvm" list > "$out/list.out" 2>&1
+    echo $? > "$out/list.rc"
+    "$hapvm" measure hapvm-demo --duration 20 --warmup 3 --no-lines --json "$out/lv.json" \
+        > "$out/lv.out" 2> "$out/lv.err"
+    echo $? > "$out/lv.rc"
+    "$hapvm" measure no-such-domain > /dev/null 2> "$out/err-nodomain.err"
+    echo $? > "$out/err-nodomain.rc"
+    "$LV" wait hapvm-demo 300 > "$out/lv-wait.log" 2>&1
+    # Defined but shut off now.
+    "$hapvm" measure hapvm-demo > /dev/null 2> "$out/err-notrunning.err"
+    echo $? > "$out/err-notrunning.rc"
+    "$LV" down > "$out/lv-down.log" 2>&1
+fi
+step "libvirt done"
+
+# --- 4. error paths: clear message, distinct status, nothing left in tracefs
 sleep 30 &
 S=$!
 "$hapvm" measure --qemu-pid $S --duration 1 > /dev/null 2> "$out/err-notqemu.err"
