@@ -23,6 +23,22 @@ set_str(JsonBuilder *b, const char *name, const char *v)
     json_builder_add_string_value(b, v);
 }
 
+void
+hapvm_json_set_int(JsonBuilder *b, const char *name, gint64 v)
+{
+    set_int(b, name, v);
+}
+
+void
+hapvm_json_set_str(JsonBuilder *b, const char *name, const char *v)
+{
+    json_builder_set_member_name(b, name);
+    if (v)
+        json_builder_add_string_value(b, v);
+    else
+        json_builder_add_null_value(b);
+}
+
 static void
 set_bool(JsonBuilder *b, const char *name, gboolean v)
 {

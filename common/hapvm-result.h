@@ -31,6 +31,11 @@ typedef struct {
     gpointer add_data;
 } HapvmResultInput;
 
+/* Members for front ends' additions (add_members): one name/value pair
+ * each; a NULL string is written as JSON null. */
+void hapvm_json_set_int(JsonBuilder *b, const char *name, gint64 v);
+void hapvm_json_set_str(JsonBuilder *b, const char *name, const char *v);
+
 /* Build the result object of a finished measurement. */
 JsonNode *hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in);
 

@@ -2,6 +2,8 @@
  * exits to user space, from the kvm tracepoints of the VM's vCPU threads. */
 #include "hapvm-kvm-entry.h"
 
+#include "hapvm-result.h"
+
 #include <string.h>
 
 const char *const hapvm_kvm_entry_events[] = {
@@ -259,23 +261,6 @@ set_hex(JsonBuilder *b, const char *name, guint64 v)
 }
 
 static void
-set_int(JsonBuilder *b, const char *name, gint64 v)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_add_int_value(b, v);
-}
-
-static void
-set_str(JsonBuilder *b, const char *name, const char *v)
-{
-    json_builder_set_member_name(b, name);
-    if (v)
-        json_builder_add_string_value(b, v);
-    else
-        json_builder_add_null_value(b);
-}
-
-static void
 entry_to_json(const HapvmKvmEntry *e, const Ev *ev, const KeyCount *kc, JsonBuilder *b)
 {
     guint64 a = kc->key & G_GUINT64_CONSTANT(0xffffffffffff), hi = kc->key >> 48;
@@ -285,36 +270,36 @@ entry_to_json(const HapvmKvmEntry *e, const Ev *ev, const KeyCount *kc, JsonBuil
     switch (ev->kind) {
     case EV_EXIT:
         name = exit_name(e, kc->key);
-        set_int(b, "reason", (gint64)a);
-        set_str(b, "isa", hi == 1 ? "vmx" : hi == 2 ? "svm" : "unknown");
-        set_str(b, "name", name);
+        hapvm_json_set_int(b, "reason", (gint64)a);
+        hapvm_json_set_str(b, "isa", hi == 1 ? "vmx" : hi == 2 ? "svm" : "unknown");
+        hapvm_json_set_str(b, "name", name);
         break;
     case EV_HYPERCALL:
-        set_int(b, "nr", (gint64)a);
+        hapvm_json_set_int(b, "nr", (gint64)a);
         break;
     case EV_PIO:
         set_hex(b, "port", a);
-        set_str(b, "access", hi ? "write" : "read");
+        hapvm_json_set_str(b, "access", hi ? "write" : "read");
         break;
     case EV_MMIO:
         name = format_name(e, ev, 0, hi, "mmio ");
         set_hex(b, "gpa_page", a);
-        set_str(b, "access", name);
+        hapvm_json_set_str(b, "access", name);
         break;
     case EV_MSR:
         set_hex(b, "index", a);
-        set_str(b, "access", hi ? "write" : "read");
+        hapvm_json_set_str(b, "access", hi ? "write" : "read");
         break;
     case EV_USER_EXIT:
         name = format_name(e, ev, a, 0, "reason ");
-        set_int(b, "reason", (gint64)a);
-        set_str(b, "name", name);
-        set_int(b, "errno", (gint64)hi);
+        hapvm_json_set_int(b, "reason", (gint64)a);
+        hapvm_json_set_str(b, "name", name);
+        hapvm_json_set_int(b, "errno", (gint64)hi);
         break;
     case N_EV:
         break;
     }
-    set_int(b, "count", (gint64)kc->count);
+    hapvm_json_set_int(b, "count", (gint64)kc->count);
     json_builder_end_object(b);
 }
 
@@ -323,19 +308,19 @@ hapvm_kvm_entry_to_json(const HapvmKvmEntry *e, JsonBuilder *b)
 {
     json_builder_set_member_name(b, "entry_points");
     json_builder_begin_object(b);
-    set_str(b, "source", "kvm tracepoints of the VM's vCPU threads");
+    hapvm_json_set_str(b, "source", "kvm tracepoints of the VM's vCPU threads");
     json_builder_set_member_name(b, "missing_events");
     json_builder_begin_array(b);
     for (int k = 0; k < N_EV; k++)
         if (!e->ev[k].event)
             json_builder_add_string_value(b, ev_fields[k].name);
     json_builder_end_array(b);
-    set_int(b, "records_from_other_roles", (gint64)e->non_vcpu);
-    set_int(b, "short_records", (gint64)e->short_records);
+    hapvm_json_set_int(b, "records_from_other_roles", (gint64)e->non_vcpu);
+    hapvm_json_set_int(b, "short_records", (gint64)e->short_records);
     for (int k = 0; k < N_EV; k++) {
         const Ev *ev = &e->ev[k];
         g_autofree char *tot = g_strdup_printf("%s_total", ev_member[k]);
-        set_int(b, tot, (gint64)ev->total);
+        hapvm_json_set_int(b, tot, (gint64)ev->total);
         json_builder_set_member_name(b, ev_member[k]);
         if (!ev->event) {
             json_builder_add_null_value(b);

@@ -8,6 +8,7 @@
 #include <libvirt/virterror.h>
 
 #include "hapvm-error.h"
+#include "hapvm-result.h"
 
 void
 hapvm_kvm_target_free(HapvmKvmTarget *t)
@@ -273,40 +274,23 @@ hapvm_kvm_target_attach(HapvmKvmTarget *t, HapvmMeasurement *m)
     t->entry = hapvm_kvm_entry_new(hapvm_trace_get_tep(tr), hapvm_measurement_get_decoder(m), HAPVM_ROLE_VCPU);
 }
 
-static void
-set_str(JsonBuilder *b, const char *name, const char *v)
-{
-    json_builder_set_member_name(b, name);
-    if (v)
-        json_builder_add_string_value(b, v);
-    else
-        json_builder_add_null_value(b);
-}
-
-static void
-set_int(JsonBuilder *b, const char *name, gint64 v)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_add_int_value(b, v);
-}
-
 void
 hapvm_kvm_target_to_json(const HapvmKvmTarget *t, JsonBuilder *b)
 {
     json_builder_set_member_name(b, "vm");
     json_builder_begin_object(b);
-    set_str(b, "hypervisor", "kvm");
-    set_str(b, "name", t->name);
-    set_str(b, "uuid", t->uuid);
-    set_int(b, "libvirt_id", t->id);
-    set_str(b, "libvirt_uri", t->uri);
-    set_int(b, "qemu_pid", t->qemu_pid);
-    set_str(b, "accel", t->accel);
-    set_str(b, "note", g_strcmp0(t->accel, "kvm") == 0 ? NULL
+    hapvm_json_set_str(b, "hypervisor", "kvm");
+    hapvm_json_set_str(b, "name", t->name);
+    hapvm_json_set_str(b, "uuid", t->uuid);
+    hapvm_json_set_int(b, "libvirt_id", t->id);
+    hapvm_json_set_str(b, "libvirt_uri", t->uri);
+    hapvm_json_set_int(b, "qemu_pid", t->qemu_pid);
+    hapvm_json_set_str(b, "accel", t->accel);
+    hapvm_json_set_str(b, "note", g_strcmp0(t->accel, "kvm") == 0 ? NULL
                        : "not KVM-accelerated (QEMU TCG): the guest runs in QEMU's user space, so it has no "
                          "KVM exits and its HAP is the emulator's system calls");
-    set_int(b, "rescans", t->n_scans);
-    set_int(b, "tasks_added_by_rescan", t->n_added_late);
+    hapvm_json_set_int(b, "rescans", t->n_scans);
+    hapvm_json_set_int(b, "tasks_added_by_rescan", t->n_added_late);
     if (t->entry)
         hapvm_kvm_entry_to_json(t->entry, b);
     json_builder_end_object(b);

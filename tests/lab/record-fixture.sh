@@ -31,19 +31,5 @@ cat "$I/trace" | gzip -9 > "$out/trace.txt.gz"
 cat "$I"/per_cpu/cpu*/stats > "$out/stats"
 for c in "$I"/per_cpu/cpu*; do
     n=${c##*/cpu}
-    python3 - "$c/trace_pipe_raw" "$out/cpu$n.raw" <<'PY'
-import os, sys, errno
-fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
-with open(sys.argv[2], "wb") as f:
-    while True:
-        try:
-            b = os.read(fd, 4096)
-        except OSError as e:
-            if e.errno == errno.EAGAIN:
-                break
-            raise
-        if not b:
-            break
-        f.write(b)
-PY
+    "$(dirname "$0")/dump-raw" "$c/trace_pipe_raw" "$out/cpu$n.raw"
 done
