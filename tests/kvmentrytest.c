@@ -61,12 +61,22 @@ word_after(const char *s, const char *after)
 
 /* Keys as "kind:..." from the kernel's text, e.g. "exit:npf", "pio:0x3f8/write". */
 static GHashTable *
-text_counts(const char *text)
+text_counts(char *text)
 {
     GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    GPtrArray *lines = g_ptr_array_new();
 
-    for (char **l = lines; *l; l++) {
+    /* Split in place by hand: g_strsplit's strstr over the rest of a 9 MB
+     * text is quadratic under ASan's interceptor (the test took 7 minutes). */
+    g_ptr_array_add(lines, text);
+    for (char *c = text; *c; c++)
+        if (*c == '\n') {
+            *c = '\0';
+            g_ptr_array_add(lines, c + 1);
+        }
+    g_ptr_array_add(lines, NULL);
+
+    for (char **l = (char **)lines->pdata; *l; l++) {
         const char *p;
         g_autofree char *k = NULL, *w = NULL;
         if ((p = strstr(*l, ": kvm_exit: "))) {
@@ -100,6 +110,7 @@ text_counts(const char *text)
         if (k)
             count(h, k);
     }
+    g_ptr_array_free(lines, TRUE);
     return h;
 }
 
