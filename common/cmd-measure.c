@@ -21,6 +21,10 @@ typedef struct {
     char *cgroup;
     GPid child;
     HapvmKvmTarget *vm;    /* a libvirt domain or --qemu-pid */
+    gboolean live;         /* progress line on a terminal */
+    int status_fd;         /* --status-fd: one JSON line a second (hapvmd) */
+    double last_new_s;     /* when the function count last grew */
+    guint last_total;
 } Targets;
 
 static void
@@ -122,10 +126,40 @@ namer(gpointer data, guint64 ip)
     return hapvm_ksyms_lookup(data, ip, &s) ? s.name : NULL;
 }
 
+/* One JSON line a second for a supervisor (hapvmd): what `hapvm status`
+ * shows.  Written with one write(2); a reader that went away is ignored. */
+static void
+status_line(HapvmMeasurement *m, Targets *t, const HapvmCurvePoint *p, const HapvmDecodeStats *st)
+{
+    const HapvmMeasureOpts *o = hapvm_measurement_get_opts(m);
+    const char *state;
+
+    if (p->total != t->last_total) {
+        t->last_total = p->total;
+        t->last_new_s = p->t;
+    }
+    if (p->t < o->warmup_s)
+        state = "warmup";
+    else if (p->t - MAX(t->last_new_s, o->warmup_s) >= o->quiet_s)
+        state = "steady";
+    else
+        state = "measuring";
+    g_autofree char *line = g_strdup_printf(
+        "{\"elapsed_s\":%.1f,\"functions\":%u,\"steady_functions\":%u,\"steady\":%s,\"state\":\"%s\","
+        "\"lost\":%" G_GUINT64_FORMAT ",\"events\":%" G_GUINT64_FORMAT ",\"exits\":%" G_GUINT64_FORMAT "}\n",
+        p->t, p->total, p->steady, strcmp(state, "steady") ? "false" : "true", state,
+        st->missed_events + st->pages_with_loss, st->events,
+        t->vm && t->vm->entry ? hapvm_kvm_entry_get_exits(t->vm->entry) : 0);
+    if (write(t->status_fd, line, strlen(line)) < 0 && errno == EPIPE) {
+        close(t->status_fd);
+        t->status_fd = -1;
+    }
+}
+
 static void
 progress(HapvmMeasurement *m, gpointer data)
 {
-    const Targets *t = data;
+    Targets *t = data;
     const GArray *c = hapvm_measurement_get_curve(m);
     const HapvmDecodeStats *st = hapvm_decoder_get_stats(hapvm_measurement_get_decoder(m));
     static guint64 last_events, last_exits;
@@ -133,6 +167,10 @@ progress(HapvmMeasurement *m, gpointer data)
     if (!c->len)
         return;
     const HapvmCurvePoint *p = &g_array_index(c, HapvmCurvePoint, c->len - 1);
+    if (t->status_fd >= 0)
+        status_line(m, t, p, st);
+    if (!t->live)
+        return;
     guint prev = c->len > 1 ? g_array_index(c, HapvmCurvePoint, c->len - 2).total : 0;
     fprintf(stderr, "\r%6.0f s  functions %6u (+%u/s)  steady %6u  events/s %8" G_GUINT64_FORMAT,
             p->t, p->total, p->total - prev, p->steady, st->events - last_events);
@@ -211,6 +249,7 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     int buffer_kb = 0;
     int release_fd = -1;
     char **command = NULL;
+    int status_fd = -1;
 
     hapvm_measure_opts_init(&o);
     GOptionEntry entries[] = {
@@ -233,6 +272,7 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         { "no-lines", 0, 0, G_OPTION_ARG_NONE, &no_lines, "skip HAP-L (no debuginfo lookup)", NULL },
         { "density", 0, 0, G_OPTION_ARG_DOUBLE, &density, "defects per 1000 lines for HAP (default 0.333)", "D" },
         { "quiet-summary", 0, 0, G_OPTION_ARG_NONE, &quiet, "no summary on stdout", NULL },
+        { "status-fd", 0, 0, G_OPTION_ARG_INT, &status_fd, "write a JSON status line a second to FD (for hapvmd)", "FD" },
         G_OPTION_ENTRY_NULL
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("[DOMAIN | --qemu-pid PID | --pid PID | --cgroup PATH | -- COMMAND [ARGS...]]");
@@ -298,6 +338,13 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
             return -1;
         }
     }
+    if (status_fd >= 0 && fcntl(status_fd, F_GETFD) < 0) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "--status-fd %d: not an open file descriptor", status_fd);
+        return -1;
+    }
+    t.status_fd = status_fd;
+    if (status_fd >= 0)
+        signal(SIGPIPE, SIG_IGN); /* a supervisor that went away must not kill the measurement */
     if (buffer_kb > 0)
         o.trace.buffer_kb = buffer_kb;
     o.trace.syscalls = !no_syscalls;
@@ -352,7 +399,8 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     /* Live progress for people: a terminal that says what it is (the lab's
      * serial line is a tty too, but carries logs). */
     gboolean live = isatty(2) && g_getenv("TERM") && g_strcmp0(g_getenv("TERM"), "dumb") != 0;
-    if (live)
+    t.live = live;
+    if (live || t.status_fd >= 0)
         hapvm_measurement_set_progress(m, progress, &t);
 
     current = m;

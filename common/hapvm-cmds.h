@@ -12,3 +12,7 @@ int hapvm_cmd_measure(int argc, char **argv, GError **error);
 /* hapvm report RESULT.json */
 int hapvm_cmd_report(int argc, char **argv, GError **error);
 int hapvm_cmd_list(int argc, char **argv, GError **error);
+/* hapvm status [--socket PATH] [--json]: what hapvmd measures now */
+int hapvm_cmd_status(int argc, char **argv, GError **error);
+/* hapvm results [--dir DIR] [DOMAIN|UUID]: results hapvmd stored */
+int hapvm_cmd_results(int argc, char **argv, GError **error);

@@ -39,6 +39,8 @@ static const HapvmCommand commands[] = {
     { "list", hapvm_cmd_list, "list running QEMU/KVM domains and their tasks by role" },
     { "measure", hapvm_cmd_measure, "measure the HAP of a VM, process, cgroup or command" },
     { "report", hapvm_cmd_report, "print the summary of a result file" },
+    { "results", hapvm_cmd_results, "list the results hapvmd stored, per domain" },
+    { "status", hapvm_cmd_status, "show what hapvmd is measuring now" },
     { "info", cmd_info, "show the running kernel's release and build-id" },
     { "version", cmd_version, "print hapvm's version" },
 };
