@@ -213,6 +213,17 @@ nice_step(double max, int ticks)
     return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
 }
 
+/* The axis top: max rounded up to a whole step (at least one step). */
+static double
+axis_top(double max, double step)
+{
+    double top = step;
+
+    while (top < max && top < 1e18)
+        top += step;
+    return top;
+}
+
 static const char *
 tick_label(char *buf, double v, double step)
 {
@@ -418,8 +429,7 @@ curve_chart(FILE *out, JsonObject *r)
     }
     double xs = nice_step(xmax, 10), ys = nice_step(ymax, 6);
     xmax = xmax > 0 ? xmax : 1;
-    double ytop = ys * (guint64)(ymax / ys + 0.999999);
-    ytop = ytop > 0 ? ytop : 1;
+    double ytop = axis_top(ymax, ys);
 #define X(v) (L + (v) / xmax * pw)
 #define Y(v) (T + ph - (v) / ytop * ph)
     JsonArray *last = elem_arr(curve, n - 1);
@@ -860,8 +870,7 @@ grouped_chart(FILE *out, Item *items, guint n, GPtrArray *groups, GPtrArray *run
     for (guint i = 0; i < n; i++)
         max = MAX(max, dbl(obj(items[i].r, "scores"), score));
     double ys = nice_step(max, 6);
-    double ytop = ys * (guint64)(max / ys + 0.999999);
-    ytop = ytop > 0 ? ytop : 1;
+    double ytop = axis_top(max, ys);
 #define Y(v) (T + legend + ph - (v) / ytop * ph)
     fprintf(out, "<svg class=\"chart grouped\" id=\"%s\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
             "role=\"img\">\n<title>%s by workload</title>\n", id, W, H, W, H, label);
@@ -886,7 +895,7 @@ grouped_chart(FILE *out, Item *items, guint n, GPtrArray *groups, GPtrArray *run
         fputs("<g class=\"group\" data-workload=\"", out);
         esc(out, groups->pdata[g]);
         fprintf(out, "\"><text x=\"%s\" y=\"%.0f\" text-anchor=\"middle\">", F1(L + gw * g + gw / 2), H - B + 20);
-        esc_short(out, groups->pdata[g], (glong)(gw / 7.5));
+        esc_short(out, groups->pdata[g], MAX(4, (glong)(gw / 7.5)));
         fputs("</text>\n", out);
         for (guint i = 0; i < n; i++) {
             if (g_strcmp0(items[i].workload, groups->pdata[g]) != 0)

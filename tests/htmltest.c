@@ -236,6 +236,8 @@ test_malformed(void)
         " \"functions\": [3, {\"name\": 4, \"roles\": [1, \"vcpu\"]}], \"syscalls\": [\"x\"],"
         " \"vm\": {\"entry_points\": {\"exits\": [7], \"pio\": null, \"missing_events\": [1, \"kvm_msr\"]}},"
         " \"collector\": {\"labels\": {\"workload\": 5}, \"partial\": true}, \"loss\": {\"dropped\": \"x\"}}",
+        "{\"curve\": [[-5, -3, -1]], \"timing\": {\"elapsed_s\": -2, \"steady_start_s\": 9},"
+        " \"scores\": {\"hap_f\": -7, \"hap\": -1.5}, \"subsystems\": {\"a\": {\"hap_f\": -1}}}",
     };
     for (guint i = 0; i < G_N_ELEMENTS(docs); i++) {
         g_autoptr(JsonNode) n = json_from_string(docs[i], NULL);
