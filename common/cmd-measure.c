@@ -9,6 +9,7 @@
 
 #include "hapvm-cmds.h"
 #include "hapvm-error.h"
+#include "hapvm-html.h"
 #include "hapvm-kvm-target.h"
 #include "hapvm-kernel.h"
 #include "hapvm-ksyms.h"
@@ -479,20 +480,45 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
 int
 hapvm_cmd_report(int argc, char **argv, GError **error)
 {
-    if (argc < 2) {
+    /* --format text|html and --output FILE (html only), anywhere. */
+    const char *format = "text", *output = NULL;
+    g_autoptr(GPtrArray) files = g_ptr_array_new();
+    gboolean bad = FALSE;
+    for (int i = 1; i < argc && !bad; i++) {
+        const char **opt = g_str_has_prefix(argv[i], "--format") ? &format
+                           : g_str_has_prefix(argv[i], "--output") || g_str_equal(argv[i], "-o") ? &output : NULL;
+        const char *eq = opt ? strchr(argv[i], '=') : NULL;
+        if (opt && eq)
+            *opt = eq + 1;
+        else if (opt && (g_str_equal(argv[i], "--format") || g_str_equal(argv[i], "--output") ||
+                         g_str_equal(argv[i], "-o")) && i + 1 < argc)
+            *opt = argv[++i];
+        else if (opt || (argv[i][0] == '-' && argv[i][1]))
+            bad = TRUE; /* an unknown or incomplete option */
+        else
+            g_ptr_array_add(files, argv[i]);
+    }
+    gboolean html = g_str_equal(format, "html");
+    if (bad || files->len == 0 || (!html && !g_str_equal(format, "text")) || (output && !html)) {
         g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE,
-                    "usage: hapvm report RESULT.json [MORE.json...] (several: side by side)");
+                    "usage: hapvm report [--format text|html] [--output FILE.html] RESULT.json [MORE.json...] "
+                    "(several: side by side)");
         return -1;
     }
     g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
     g_autoptr(GPtrArray) objs = g_ptr_array_new();
-    for (int i = 1; i < argc; i++) {
-        JsonNode *r = hapvm_result_load(argv[i], error);
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < files->len; i++) {
+        JsonNode *r = hapvm_result_load(files->pdata[i], error);
         if (!r)
             return -1;
         g_ptr_array_add(nodes, r);
         g_ptr_array_add(objs, json_node_get_object(r));
+        g_ptr_array_add(names, g_path_get_basename(files->pdata[i]));
     }
+    if (html)
+        return hapvm_html_write_file((JsonObject *const *)objs->pdata, (const char *const *)names->pdata, objs->len,
+                                     output, error) ? 0 : -1;
     if (objs->len == 1)
         hapvm_result_print_summary(objs->pdata[0], stdout);
     else
