@@ -427,27 +427,3 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     }
     return 0;
 }
-
-int
-hapvm_cmd_report(int argc, char **argv, GError **error)
-{
-    if (argc < 2) {
-        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE,
-                    "usage: hapvm report RESULT.json [MORE.json...] (several: side by side)");
-        return -1;
-    }
-    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
-    g_autoptr(GPtrArray) objs = g_ptr_array_new();
-    for (int i = 1; i < argc; i++) {
-        JsonNode *r = hapvm_result_load(argv[i], error);
-        if (!r)
-            return -1;
-        g_ptr_array_add(nodes, r);
-        g_ptr_array_add(objs, json_node_get_object(r));
-    }
-    if (objs->len == 1)
-        hapvm_result_print_summary(objs->pdata[0], stdout);
-    else
-        hapvm_result_print_table((JsonObject *const *)objs->pdata, objs->len, stdout);
-    return 0;
-}
