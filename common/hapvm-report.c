@@ -837,14 +837,14 @@ static void
 stats_line(FILE *out, const char *label, JsonObject *s, const char *fmt)
 {
     if (!s) {
-        fprintf(out, "%-10s n/a\n", label);
+        fprintf(out, "%-24s n/a\n", label);
         return;
     }
-    g_autofree char *f = g_strdup_printf("%%-10s %s ± %s (n %%u, min %s, max %s)\n", fmt, fmt, fmt, fmt);
+    g_autofree char *f = g_strdup_printf("%%-24s %s ± %s (n %%u, min %s, max %s)\n", fmt, fmt, fmt, fmt);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     if (!has_num(s, "sd")) {
-        g_autofree char *f1 = g_strdup_printf("%%-10s %s (n %%u; sd needs two runs)\n", fmt);
+        g_autofree char *f1 = g_strdup_printf("%%-24s %s (n %%u; sd needs two runs)\n", fmt);
         fprintf(out, f1, label, num(s, "mean"), (guint)num(s, "n"));
         return;
     }
@@ -870,7 +870,7 @@ hapvm_aggregate_print_text(JsonObject *r, FILE *out)
         fprintf(out, "*** FORCED: %s ***\n", json_array_get_string_element(arr(a, "forced"), i));
     stats_line(out, "HAP-F", obj(s, "hap_f"), "%.1f");
     if (!obj(s, "hap_l"))
-        fprintf(out, "%-10s n/a (%s)\n%-10s n/a (needs HAP-L)\n", "HAP-L",
+        fprintf(out, "%-24s n/a (%s)\n%-24s n/a (needs HAP-L)\n", "HAP-L",
                 str(obj(r, "scores"), "lines_unavailable_reason") ?: "no lines", "HAP");
     else {
         stats_line(out, "HAP-L", obj(s, "hap_l"), "%.1f");
@@ -878,13 +878,11 @@ hapvm_aggregate_print_text(JsonObject *r, FILE *out)
     }
     stats_line(out, "nabla_f", obj(s, "nabla_f"), "%.1f");
     for (GList *l = names; l; l = l->next) {
-        g_autofree char *label = g_strdup_printf("%s", (char *)l->data);
+        g_autofree char *label = g_strdup_printf("%s HAP-F", (char *)l->data);
         JsonObject *t = obj(roles, l->data);
-        fprintf(out, "role ");
         stats_line(out, label, obj(t, "hap_f"), "%.1f");
         if (obj(t, "hap_l")) {
-            fprintf(out, "     ");
-            g_autofree char *ll = g_strdup_printf("%s HAP-L", label);
+            g_autofree char *ll = g_strdup_printf("%s HAP-L", (char *)l->data);
             stats_line(out, ll, obj(t, "hap_l"), "%.1f");
         }
     }
