@@ -3,7 +3,7 @@
 # every format against its golden file in tests/data/report (regenerate on
 # purpose with HAPVM_TEST_REGENERATE=1), the refusal and --force, and genhtml
 # on the lcov output.  Usage: reportgolden.sh HAPVM
-hapvm=$1
+hapvm=$(realpath "$1")
 src=${G_TEST_SRCDIR:-$(dirname "$0")}
 res=$src/data/results
 gold=$src/data/report
@@ -18,8 +18,10 @@ t() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n -
 golden() { golden_in "$res" "$@"; }
 golden_in() {
     local dir=$1 name=$2; shift 2
-    if ! (cd "$dir" && "$@") >"$tmp/out" 2>"$tmp/err"; then
-        bad "$name: exit status $?"; sed 's/^/# /' "$tmp/err"; return
+    (cd "$dir" && "$@") >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ $rc != 0 ]; then
+        bad "$name: exit status $rc"; sed 's/^/# /' "$tmp/err"; return
     fi
     if [ -n "${HAPVM_TEST_REGENERATE:-}" ]; then
         mkdir -p "$gold" && cp "$tmp/out" "$gold/$name" && ok "$name: regenerated"
