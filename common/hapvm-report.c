@@ -1563,7 +1563,7 @@ num_text(double v)
 
     if (v == floor(v) && fabs(v) < 9e15)
         return g_strdup_printf("%" G_GINT64_FORMAT, (gint64)v);
-    return g_strdup(g_ascii_dtostr(buf, sizeof buf, v)); /* shortest exact form */
+    return g_strdup(g_ascii_formatd(buf, sizeof buf, "%.12g", v)); /* nanoseconds of 600 s */
 }
 
 /* section,key,metric,input,value,sd: one row per cell. */
