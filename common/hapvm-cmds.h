@@ -9,10 +9,14 @@ int hapvm_cmd_index(int argc, char **argv, GError **error);
 
 /* hapvm measure [--pid PID]... [--cgroup PATH] [options] [-- COMMAND ARGS...] */
 int hapvm_cmd_measure(int argc, char **argv, GError **error);
-/* hapvm report RESULT.json */
-int hapvm_cmd_report(int argc, char **argv, GError **error);
 int hapvm_cmd_list(int argc, char **argv, GError **error);
 /* hapvm status [--socket PATH] [--json]: what hapvmd measures now */
 int hapvm_cmd_status(int argc, char **argv, GError **error);
 /* hapvm results [--dir DIR] [DOMAIN|UUID]: results hapvmd stored */
 int hapvm_cmd_results(int argc, char **argv, GError **error);
+/* hapvm report [--format text|json|csv|lcov|html] RESULT.json [MORE.json...] (cmd-report.c) */
+int hapvm_cmd_report(int argc, char **argv, GError **error);
+/* hapvm compare A.json B.json [MORE.json...] */
+int hapvm_cmd_compare(int argc, char **argv, GError **error);
+/* hapvm aggregate RUN.json... [--json OUT] */
+int hapvm_cmd_aggregate(int argc, char **argv, GError **error);

@@ -41,6 +41,8 @@ static const HapvmCommand commands[] = {
     { "report", hapvm_cmd_report, "print the summary of a result file" },
     { "results", hapvm_cmd_results, "list the results hapvmd stored, per domain" },
     { "status", hapvm_cmd_status, "show what hapvmd is measuring now" },
+    { "compare", hapvm_cmd_compare, "compare results: scores, roles, entry points, function sets" },
+    { "aggregate", hapvm_cmd_aggregate, "mean and sd of repeated runs, their union function set" },
     { "info", cmd_info, "show the running kernel's release and build-id" },
     { "version", cmd_version, "print hapvm's version" },
 };
