@@ -12,3 +12,6 @@ int hapvm_cmd_measure(int argc, char **argv, GError **error);
 /* hapvm report RESULT.json */
 int hapvm_cmd_report(int argc, char **argv, GError **error);
 int hapvm_cmd_list(int argc, char **argv, GError **error);
+
+/* hapvm fleet [--group-by KEYS] [--latest] [--include-incomplete] [--format text|csv|json] DIR|FILE... */
+int hapvm_cmd_fleet(int argc, char **argv, GError **error);

@@ -41,6 +41,7 @@ static const HapvmCommand commands[] = {
     { "report", hapvm_cmd_report, "print the summary of a result file" },
     { "info", cmd_info, "show the running kernel's release and build-id" },
     { "version", cmd_version, "print hapvm's version" },
+    { "fleet", hapvm_cmd_fleet, "rank and group many stored results (by label, VMs vs containers)" },
 };
 
 static void
