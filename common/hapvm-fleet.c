@@ -750,62 +750,477 @@ scan_collector(Scan *s, Collect *c)
     SECTION_END;
 }
 
-/* The hot loop: each element's "name" and "hap_f". */
+/* The hot loop: the `functions` array, 95 % of a result.
+ *
+ * Stage 1 classifies 64 bytes at a time into bit masks (quotes, backslashes,
+ * whitespace, structural characters, control characters; AVX2 where the CPU
+ * has it, else a table), finds the bytes inside strings with a prefix XOR of
+ * the unescaped quotes, and yields "events": structural characters outside
+ * strings and the quotes themselves.  Stage 2 is a push-down automaton over
+ * the events that checks the JSON grammar, validates every scalar (the bytes
+ * between a ':', ',' or '[' and the next event), and, for each element
+ * object, takes the "name" string and the "hap_f" literal.  Every byte that
+ * is neither whitespace, structural, nor in a string must belong to a
+ * validated scalar: the two counts are compared at the end, so stray
+ * characters anywhere are caught without looking at each byte twice. */
+
+typedef struct {
+    const char *data;  /* the file */
+    gsize len;
+    gsize base;        /* offset of the current block */
+    guint64 events;    /* remaining events of the current block */
+    guint64 other;     /* the block's non-ws, non-structural bytes outside strings */
+    guint64 in_carry;  /* ~0 if the previous block ended inside a string */
+    guint64 esc_carry; /* 1 if the previous block ended with an unescaping backslash */
+    guint64 other_count;
+    const char *error;
+    gsize error_pos;
+} Events;
+
+typedef struct {
+    guint64 q, bs, ws, st, ctrl;
+} Masks;
+
+static inline __attribute__((always_inline)) void
+classify_table(const guchar *b, Masks *m)
+{
+    static guint8 t[256];
+    static gsize done;
+
+    if (g_once_init_enter(&done)) {
+        t['"'] = 1;
+        t['\\'] = 2;
+        t[' '] = t['\n'] = t['\r'] = t['\t'] = 4;
+        for (const char *q = "{}[]:,"; *q; q++)
+            t[(guchar)*q] = 8;
+        g_once_init_leave(&done, 1);
+    }
+    memset(m, 0, sizeof(*m));
+    for (guint i = 0; i < 64; i++) {
+        guint8 c = t[b[i]];
+        guint64 bit = G_GUINT64_CONSTANT(1) << i;
+
+        m->q |= c & 1 ? bit : 0;
+        m->bs |= c & 2 ? bit : 0;
+        m->ws |= c & 4 ? bit : 0;
+        m->st |= c & 8 ? bit : 0;
+        m->ctrl |= b[i] < 0x20 ? bit : 0;
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+__attribute__((target("avx2"), always_inline)) static inline void
+classify_half(__m256i v, guint64 *q, guint64 *bs, guint64 *ws, guint64 *st, guint64 *ctrl, int shift)
+{
+#define EQ(ch) _mm256_cmpeq_epi8(v, _mm256_set1_epi8(ch))
+#define MASK(x) ((guint64)(guint32)_mm256_movemask_epi8(x) << shift)
+    /* { and } are [ and ] with bit 5 set: fold before comparing. */
+    __m256i f = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+    __m256i br = _mm256_or_si256(_mm256_cmpeq_epi8(f, _mm256_set1_epi8('{')), _mm256_cmpeq_epi8(f, _mm256_set1_epi8('}')));
+    __m256i ctl = _mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(0x1f)), _mm256_set1_epi8(0x1f));
+
+    *q |= MASK(EQ('"'));
+    *bs |= MASK(EQ('\\'));
+    *ws |= MASK(_mm256_or_si256(EQ(' '), _mm256_and_si256(ctl, _mm256_or_si256(_mm256_or_si256(EQ('\n'), EQ('\r')), EQ('\t')))));
+    *st |= MASK(_mm256_or_si256(br, _mm256_or_si256(EQ(':'), EQ(','))));
+    *ctrl |= MASK(ctl);
+#undef EQ
+#undef MASK
+}
+
+__attribute__((target("avx2"), always_inline)) static inline void
+classify_avx2(const guchar *b, Masks *m)
+{
+    guint64 q = 0, bs = 0, ws = 0, st = 0, ctrl = 0;
+
+    classify_half(_mm256_loadu_si256((const __m256i *)b), &q, &bs, &ws, &st, &ctrl, 0);
+    classify_half(_mm256_loadu_si256((const __m256i *)(b + 32)), &q, &bs, &ws, &st, &ctrl, 32);
+    m->q = q;
+    m->bs = bs;
+    m->ws = ws;
+    m->st = st;
+    m->ctrl = ctrl;
+}
+#endif
+
+
+static inline guint64
+prefix_xor(guint64 x)
+{
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+
+/* Classify the block at ev->base (ev->base < ev->len); compiled twice
+ * (AVX2 and table) so that each variant inlines its classifier. */
+static inline __attribute__((always_inline)) gboolean
+events_fill_body(Events *ev, void (*cls)(const guchar *, Masks *))
+{
+    guchar pad[64];
+    const guchar *b = (const guchar *)ev->data + ev->base;
+    gsize n = ev->len - ev->base;
+    Masks m;
+    guint64 escaped = 0, in;
+
+    if (n < 64) {
+        memcpy(pad, b, n);
+        memset(pad + n, ' ', 64 - n);
+        b = pad;
+    }
+    cls(b, &m);
+    if (G_UNLIKELY(m.bs || ev->esc_carry)) {
+        /* Rare: walk the backslashes; an unescaped one escapes the next byte. */
+        guint64 bs = m.bs;
+
+        escaped = ev->esc_carry;
+        ev->esc_carry = 0;
+        while (bs) {
+            guint i = (guint)__builtin_ctzll(bs);
+
+            bs &= bs - 1;
+            if (escaped >> i & 1)
+                continue;
+            if (i == 63)
+                ev->esc_carry = 1;
+            else
+                escaped |= G_GUINT64_CONSTANT(1) << (i + 1);
+            {
+                gsize at = ev->base + i + 1;  /* validated here: the escape's letter */
+                char e = at < ev->len ? ev->data[at] : '\0';
+
+                if (!e || !strchr("\"\\/bfnrtu", e) ||
+                    (e == 'u' && (at + 5 > ev->len || hex4(ev->data + at + 1) < 0))) {
+                    ev->error = "bad escape in a string";
+                    ev->error_pos = ev->base + i;
+                    return FALSE;
+                }
+            }
+        }
+    }
+    m.q &= ~escaped;
+    in = prefix_xor(m.q) ^ ev->in_carry;
+    ev->in_carry = (guint64)((gint64)in >> 63);
+    /* Control characters outside strings (not whitespace) count as
+     * "other" bytes below and are rejected by the count check. */
+    if (m.ctrl & in & ~m.q) {
+        ev->error = "control character in a string";
+        ev->error_pos = ev->base + (gsize)__builtin_ctzll(m.ctrl & in & ~m.q);
+        return FALSE;
+    }
+    if (m.bs & ~in) {
+        ev->error = "unexpected character";
+        ev->error_pos = ev->base + (gsize)__builtin_ctzll(m.bs & ~in);
+        return FALSE;
+    }
+    ev->events = (m.st & ~in) | m.q;
+    ev->other = ~(m.ws | m.st | m.q | in);
+    if (n < 64)
+        ev->other &= (G_GUINT64_CONSTANT(1) << n) - 1;
+    ev->other_count += (guint64)__builtin_popcountll(ev->other);
+    return TRUE;
+}
+
+static gboolean
+events_fill_table(Events *ev)
+{
+    return events_fill_body(ev, classify_table);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2,popcnt,bmi"))) static gboolean
+events_fill_avx2(Events *ev)
+{
+    return events_fill_body(ev, classify_avx2);
+}
+#endif
+
+static gboolean (*events_fill)(Events *ev);
+
+static void
+classify_init_once(void)
+{
+    static gsize done;
+
+    if (g_once_init_enter(&done)) {
+        events_fill = events_fill_table;
+#if defined(__x86_64__) && defined(__GNUC__)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && !g_getenv("HAPVM_FLEET_NO_SIMD"))
+            events_fill = events_fill_avx2;
+#endif
+        g_once_init_leave(&done, 1);
+    }
+}
+
+/* The next event's offset, or (gsize)-1 at the end of data or on error
+ * (ev->error set). */
+static inline gsize
+events_next(Events *ev)
+{
+    while (!ev->events) {
+        ev->base += 64;
+        if (ev->base >= ev->len || !events_fill(ev))
+            return (gsize)-1;
+    }
+    {
+        gsize pos = ev->base + (gsize)__builtin_ctzll(ev->events);
+
+        ev->events &= ev->events - 1;
+        return pos;
+    }
+}
+
+/* The scalar between two events (exclusive), if any: *atom and *len; a
+ * lone scalar with whitespace around it, else an error. */
+static gboolean
+gap_scalar(Events *ev, gsize a, gsize z, const char **atom, gsize *len)
+{
+    const char *p = ev->data + a, *e = ev->data + z, *b;
+
+    while (p < e && (ctab[(guchar)*p] & C_WS))
+        p++;
+    *len = 0;
+    if (p == e)
+        return TRUE;
+    b = p;
+    if (*p == 't' || *p == 'f' || *p == 'n') {
+        while (p < e && g_ascii_isalpha(*p))
+            p++;
+        if (!((p - b == 4 && (!memcmp(b, "true", 4) || !memcmp(b, "null", 4))) ||
+              (p - b == 5 && !memcmp(b, "false", 5))))
+            goto bad;
+    } else {
+        if (*p != '-' && !g_ascii_isdigit(*p))
+            goto bad;
+        while (p < e && (ctab[(guchar)*p] & C_NUM))
+            p++;
+    }
+    *atom = b;
+    *len = (gsize)(p - b);
+    while (p < e && (ctab[(guchar)*p] & C_WS))
+        p++;
+    if (p != e)
+        goto bad;
+    return TRUE;
+bad:
+    ev->error = "unexpected character";
+    ev->error_pos = (gsize)(p - ev->data);
+    return FALSE;
+}
+
+enum { ST_VALUE, ST_KEY, ST_COLON, ST_COMMA };
+
 static gboolean
 scan_functions(Scan *s, Collect *c, HapvmFleetNames *names)
 {
-    gboolean afirst = TRUE;
-    int ar;
+    Events ev = { .data = s->start, .len = (gsize)(s->end - s->start) };
+    guint8 stack[66];       /* '[' or '{'; [0] = the functions array */
+    int depth = 0, state = ST_VALUE;
+    gboolean first = TRUE;
+    gsize prev, pos, atoms = 0;
+    /* The element being read (depth 2 = inside an element object). */
+    int key = 0;            /* 1 name, 2 hap_f, 0 other */
+    const char *name = NULL;
+    gsize name_len = 0;
+    int hap_f = -1;
 
+    classify_init_once();
     if (peek(s) != '[')
         return FAIL(s, "functions is not an array");
-    s->p++;
+    prev = (gsize)(s->p - s->start);
+    stack[depth++] = '[';
+    ev.base = prev + 1;
+    if (ev.base >= ev.len)
+        return FAIL(s, "unexpected end of file");
+    /* The first block starts right after the '['. */
+    if (!events_fill(&ev))
+        goto fail;
     g_array_set_size(c->functions, 0);
-    while ((ar = arr_next(s, &afirst)) == 1) {
-        const char *name = NULL;
-        gsize name_len = 0;
-        gboolean name_esc = FALSE, have_hap_f = FALSE, hap_f = FALSE;
+    for (;;) {
+        char ch;
 
-        SECTION_BEGIN(s, "a functions[] element") {
-            gboolean ok;
-
-            if (KEY(k, kl, "name")) {
-                if (peek(s) != '"')
-                    return FAIL(s, "functions[].name is not a string");
-                ok = scan_string(s, &name, &name_len, &name_esc);
-            } else if (KEY(k, kl, "hap_f")) {
-                ok = get_bool(s, &hap_f, FALSE, "functions[].hap_f is not a boolean");
-                have_hap_f = TRUE;
-            } else {
-                ok = skip_value(s, 3);
+        if ((pos = events_next(&ev)) == (gsize)-1) {
+            if (!ev.error) {
+                ev.error = "unexpected end of file";
+                ev.error_pos = ev.len;
             }
-            if (!ok)
-                return FALSE;
+            goto fail;
         }
-        if (r != 0)
-            return FALSE;
-        if (!name)
-            return FAIL(s, "a functions[] element has no name");
-        if (!have_hap_f)
-            return FAIL(s, "a functions[] element has no hap_f");
-        if (!hap_f)
-            continue;
-        if (name_esc || memchr(name, '\0', name_len)) {
-            g_autofree char *d = name_esc ? unescape(name, name_len) : NULL;
-            guint32 id;
+        ch = ev.data[pos];
+        switch (state) {
+        case ST_VALUE: {
+            const char *atom;
+            gsize alen;
 
-            if (!d)
-                return FAIL(s, "bad escape in a string");
-            id = hapvm_fleet_names_intern(names, d, strlen(d));
-            g_array_append_val(c->functions, id);
-        } else {
-            guint32 id = hapvm_fleet_names_intern(names, name, name_len);
+            if (!gap_scalar(&ev, prev + 1, pos, &atom, &alen))
+                goto fail;
+            if (alen) {
+                atoms += alen;
+                if (depth == 2 && key == 2) {
+                    if (alen == 4 && !memcmp(atom, "true", 4))
+                        hap_f = 1;
+                    else if (alen == 5 && !memcmp(atom, "false", 5))
+                        hap_f = 0;
+                    else
+                        goto not_bool;
+                }
+                goto comma;  /* this event ends the scalar */
+            }
+            if (depth == 2 && key == 2 && ch != '"' && ch != '{' && ch != '[')
+                goto not_bool;
+            if (ch == '"') {
+                gsize close = events_next(&ev);
 
-            g_array_append_val(c->functions, id);
+                if (close == (gsize)-1)
+                    goto eof;
+                if (depth == 2 && key == 1) {
+                    name = ev.data + pos + 1;
+                    name_len = close - pos - 1;
+                } else if (depth == 2 && key == 2) {
+                    goto not_bool;
+                }
+                pos = close;
+                state = ST_COMMA;
+            } else if (ch == '{' || ch == '[') {
+                if (depth == 2 && key == 2)
+                    goto not_bool;
+                if (depth == 1 && ch != '{') {
+                    ev.error = "a functions[] element is not an object";
+                    goto fail_here;
+                }
+                if (depth >= 64) {
+                    ev.error = "nested too deeply";
+                    goto fail_here;
+                }
+                stack[depth++] = (guint8)ch;
+                if (depth == 2) {
+                    name = NULL;
+                    hap_f = -1;
+                }
+                state = ch == '{' ? ST_KEY : ST_VALUE;
+                first = TRUE;
+                break;
+            } else if (ch == ']' && first && stack[depth - 1] == '[') {
+                goto close;
+            } else {
+                ev.error = depth == 1 ? "a functions[] element is not an object" : "expected a value";
+                goto fail_here;
+            }
+            break;
+        }
+        case ST_KEY:
+            if (ch == '}' && first)
+                goto close;
+            if (ch != '"') {
+                ev.error = "expected a member name";
+                goto fail_here;
+            }
+            {
+                gsize close = events_next(&ev), kl;
+                const char *k = ev.data + pos + 1;
+
+                if (close == (gsize)-1)
+                    goto eof;
+                kl = close - pos - 1;
+                if (depth == 2)
+                    key = kl == 4 && k[0] == 'n' && k[1] == 'a' && k[2] == 'm' && k[3] == 'e' ? 1
+                          : kl == 5 && k[0] == 'h' && k[1] == 'a' && k[2] == 'p' && k[3] == '_' && k[4] == 'f' ? 2
+                                                                                                           : 0;
+                pos = close;
+            }
+            state = ST_COLON;
+            break;
+        case ST_COLON:
+            if (ch != ':') {
+                ev.error = "expected ':' after a member name";
+                goto fail_here;
+            }
+            state = ST_VALUE;
+            first = FALSE;
+            break;
+        case ST_COMMA:
+        comma:
+            if (ch == ',') {
+                state = stack[depth - 1] == '{' ? ST_KEY : ST_VALUE;
+                first = FALSE;
+                break;
+            }
+            if ((ch == '}' && stack[depth - 1] == '{') || (ch == ']' && stack[depth - 1] == '[')) {
+            close:
+                if (depth == 2) {
+                    /* An element done. */
+                    if (!name) {
+                        ev.error = "a functions[] element has no name";
+                        goto fail_here;
+                    }
+                    if (hap_f < 0) {
+                        ev.error = "a functions[] element has no hap_f";
+                        goto fail_here;
+                    }
+                    if (hap_f) {
+                        guint32 id;
+
+                        if (memchr(name, '\\', name_len)) {
+                            g_autofree char *d = unescape(name, name_len);
+
+                            if (!d) {
+                                ev.error = "bad escape in a string";
+                                goto fail_here;
+                            }
+                            id = hapvm_fleet_names_intern(names, d, strlen(d));
+                        } else {
+                            id = hapvm_fleet_names_intern(names, name, name_len);
+                        }
+                        g_array_append_val(c->functions, id);
+                    }
+                }
+                depth--;
+                state = ST_COMMA;
+                first = FALSE;
+                if (depth == 0)
+                    goto done;
+                break;
+            }
+            ev.error = stack[depth - 1] == '{' ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array";
+            goto fail_here;
+        }
+        if (depth == 2 && state == ST_VALUE && key == 2 && 0)
+            break;
+        prev = pos;
+        continue;
+    }
+done:
+    /* Stray bytes: every "other" byte up to here must be in a scalar. */
+    {
+        gsize off = pos - ev.base + 1;
+        guint64 after = off >= 64 ? 0 : ev.other & ~((G_GUINT64_CONSTANT(1) << off) - 1);
+
+        if (ev.other_count - (guint64)__builtin_popcountll(after) != atoms) {
+            s->p = s->start + prev;
+            return FAIL(s, "unexpected character in the functions array");
         }
     }
-    c->have_functions = ar == 0;
-    return ar == 0;
+    s->p = ev.data + pos + 1;
+    c->have_functions = TRUE;
+    return TRUE;
+not_bool:
+    ev.error = "functions[].hap_f is not a boolean";
+fail_here:
+    ev.error_pos = pos;
+    goto fail;
+eof:
+    ev.error = "unexpected end of file";
+    ev.error_pos = ev.len;
+fail:
+    s->p = ev.data + MIN(ev.error_pos, ev.len);
+    return FAIL(s, ev.error);
 }
 
 static gboolean
