@@ -439,6 +439,8 @@ obj_next(Scan *s, gboolean *first, const char **k, gsize *kl)
     gboolean esc;
 
     ws(s);
+    if (peek(s) == -1)
+        return s->error = "unexpected end of file (truncated?)", -1;
     if (peek(s) == '}') {
         s->p++;
         return 0;
@@ -475,6 +477,8 @@ static int
 arr_next(Scan *s, gboolean *first)
 {
     ws(s);
+    if (peek(s) == -1)
+        return s->error = "unexpected end of file (truncated?)", -1;
     if (peek(s) == ']') {
         s->p++;
         return 0;
@@ -1048,7 +1052,7 @@ scan_functions(Scan *s, Collect *c, HapvmFleetNames *names)
 
         if ((pos = events_next(&ev)) == (gsize)-1) {
             if (!ev.error) {
-                ev.error = "unexpected end of file";
+                ev.error = "unexpected end of file (truncated?)";
                 ev.error_pos = ev.len;
             }
             goto fail;
@@ -1062,6 +1066,10 @@ scan_functions(Scan *s, Collect *c, HapvmFleetNames *names)
             if (!gap_scalar(&ev, prev + 1, pos, &atom, &alen))
                 goto fail;
             if (alen) {
+                if (depth == 1) {
+                    ev.error = "a functions[] element is not an object";
+                    goto fail_here;
+                }
                 atoms += alen;
                 if (depth == 2 && key == 2) {
                     if (alen == 4 && !memcmp(atom, "true", 4))
@@ -1077,6 +1085,11 @@ scan_functions(Scan *s, Collect *c, HapvmFleetNames *names)
                 goto not_bool;
             if (ch == '"') {
                 gsize close = events_next(&ev);
+
+                if (depth == 1) {
+                    ev.error = "a functions[] element is not an object";
+                    goto fail_here;
+                }
 
                 if (close == (gsize)-1)
                     goto eof;
@@ -1191,8 +1204,6 @@ scan_functions(Scan *s, Collect *c, HapvmFleetNames *names)
             ev.error = stack[depth - 1] == '{' ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array";
             goto fail_here;
         }
-        if (depth == 2 && state == ST_VALUE && key == 2 && 0)
-            break;
         prev = pos;
         continue;
     }
@@ -1216,7 +1227,7 @@ fail_here:
     ev.error_pos = pos;
     goto fail;
 eof:
-    ev.error = "unexpected end of file";
+    ev.error = "unexpected end of file (truncated?)";
     ev.error_pos = ev.len;
 fail:
     s->p = ev.data + MIN(ev.error_pos, ev.len);
@@ -1414,8 +1425,11 @@ read_reference(const char *path, HapvmFleetNames *names, GError **error)
     if (!json_parser_load_from_mapped_file(p, path, &e)) {
         if (e->domain == G_FILE_ERROR)
             g_propagate_error(error, g_steal_pointer(&e));
-        else
-            g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "%s", e->message);
+        else  /* json-glib's message starts with the path: leave it out */
+            g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "%s",
+                        g_str_has_prefix(e->message, path) && e->message[strlen(path)] == ':'
+                            ? e->message + strlen(path) + 1
+                            : e->message);
         return NULL;
     }
     n = json_parser_get_root(p);
