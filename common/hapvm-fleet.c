@@ -3,7 +3,7 @@
  * Reading: a result is 0.3-0.9 MB of JSON, 95 % of it the `functions`
  * array, and fleet needs a few scalars plus the names of the functions with
  * "hap_f": true.  The fast reader is a validating single-pass scanner over the
- * file's bytes (mmap) that decodes only those members and skips the rest
+ * file's bytes (read into a per-thread buffer) that decodes only those members and skips the rest
  * without building anything; function names are interned (one hash table per
  * worker thread, merged once at the end), so nothing is allocated per
  * function.  The json-glib reader extracts the same record from a full
@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1322,12 +1321,14 @@ hapvm_fleet_read_bytes(const char *data, gsize len, const char *path, HapvmFleet
     return read_bytes(data, len, path, names, scratch, error);
 }
 
+/* read() into a buffer reused per thread: measured faster than mmap here
+ * (no page-table set-up and teardown per file, and the buffer stays in the
+ * CPU cache for the scan). */
 static HapvmFleetResult *
-read_fast(const char *path, HapvmFleetNames *names, GArray *scratch, GError **error)
+read_fast(const char *path, HapvmFleetNames *names, GArray *scratch, GByteArray *buf, GError **error)
 {
     struct stat st;
-    void *map;
-    HapvmFleetResult *r;
+    gsize got = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0 || fstat(fd, &st) < 0) {
@@ -1343,21 +1344,33 @@ read_fast(const char *path, HapvmFleetNames *names, GArray *scratch, GError **er
         g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "not a regular file");
         return NULL;
     }
-    if (st.st_size == 0) {
-        close(fd);
-        return read_bytes("", 0, path, names, scratch, error);
-    }
-    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) {
-        int e = errno;
+    /* One byte more than the size, to see a file that grew. */
+    for (;;) {
+        ssize_t n;
 
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "mmap: %s", g_strerror(e));
-        return NULL;
+        if (buf->len < got + 1 + MAX((gsize)st.st_size, 4096))
+            g_byte_array_set_size(buf, (guint)(got + 1 + MAX((gsize)st.st_size, 4096)));
+        n = read(fd, buf->data + got, buf->len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+
+            close(fd);
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s", g_strerror(e));
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        got += (gsize)n;
+        if (got >= 0x7fffffffu) {
+            close(fd);
+            g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "file too large");
+            return NULL;
+        }
     }
-    r = read_bytes(map, (gsize)st.st_size, path, names, scratch, error);
-    munmap(map, (size_t)st.st_size);
-    return r;
+    close(fd);
+    return read_bytes((const char *)buf->data, got, path, names, scratch, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1584,8 +1597,10 @@ hapvm_fleet_read_file(const char *path, HapvmFleetReader reader, HapvmFleetNames
 
     if (reader == HAPVM_FLEET_READER_REFERENCE)
         return read_reference(path, names, error);
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+
     scratch = g_array_new(FALSE, FALSE, sizeof(guint32));
-    return read_fast(path, names, scratch, error);
+    return read_fast(path, names, scratch, buf, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1801,6 +1816,7 @@ typedef struct {
     HapvmFleetNames *names;
     GArray *scratch;
     GArray *mine;            /* guint: indices this worker read */
+    GByteArray *buf;         /* file contents, reused */
 } Worker;
 
 static gpointer
@@ -1819,7 +1835,7 @@ worker_run(gpointer data)
         path = w->f->files->pdata[i];
         w->out[i] = w->f->opt.reader == HAPVM_FLEET_READER_REFERENCE
                         ? read_reference(path, w->names, &e)
-                        : read_fast(path, w->names, w->scratch, &e);
+                        : read_fast(path, w->names, w->scratch, w->buf, &e);
         if (w->out[i])
             g_array_append_val(w->mine, i);
         else
@@ -1854,7 +1870,8 @@ read_all(HapvmFleet *f)
     th = g_new0(GThread *, nw);
     for (guint i = 0; i < nw; i++) {
         w[i] = (Worker){ f, out, errors, &next, hapvm_fleet_names_new(),
-                         g_array_new(FALSE, FALSE, sizeof(guint32)), g_array_new(FALSE, FALSE, sizeof(guint)) };
+                         g_array_new(FALSE, FALSE, sizeof(guint32)), g_array_new(FALSE, FALSE, sizeof(guint)),
+                         g_byte_array_new() };
         if (i > 0)
             th[i] = g_thread_new("hapvm-fleet", worker_run, &w[i]);
     }
@@ -1882,6 +1899,7 @@ read_all(HapvmFleet *f)
         hapvm_fleet_names_free(w[i].names);
         g_array_unref(w[i].scratch);
         g_array_unref(w[i].mine);
+        g_byte_array_unref(w[i].buf);
     }
     for (guint i = 0; i < n; i++) {
         if (out[i]) {
