@@ -663,7 +663,7 @@ test_golden(void)
     make_fleet(fleet, specs, G_N_ELEMENTS(specs), TRUE);
     g_assert_cmpint(chdir(dir), ==, 0);
     {
-        g_autoptr(HapvmFleet) f = run_fleet("fleet", "image,flavour", TRUE, FALSE, HAPVM_FLEET_READER_FAST, 0);
+        g_autoptr(HapvmFleet) f = run_fleet("fleet", "image", TRUE, FALSE, HAPVM_FLEET_READER_FAST, 0);
         g_autoptr(JsonNode) j = hapvm_fleet_to_json(f, 0);
         g_autoptr(JsonGenerator) gen = json_generator_new();
         char *buf[5] = { 0 };
