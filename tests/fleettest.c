@@ -331,16 +331,16 @@ test_readers_malformed(void)
         g_assert_null(hapvm_fleet_read_file(missing, HAPVM_FLEET_READER_FAST, n, &e));
         g_assert_error(e, G_FILE_ERROR, G_FILE_ERROR_NOENT);
     }
-    /* Every truncation point of a real result (step 211 bytes) fails in both. */
+    /* Truncations of a real result (every 997 bytes) fails in both. */
     g_assert_true(g_file_get_contents(small, &text, &len, NULL));
-    for (gsize cut = 0; cut < len - 2; cut += 211) {
+    for (gsize cut = 0; cut < len - 2; cut += 997) {
         write_file(p, text, (gssize)cut);
         readers_agree(p, FALSE);
     }
     /* Random byte changes: no crash; when both accept, the same record
      * (the fast reader does not check UTF-8 or every number's grammar, so
      * it may accept what json-glib refuses). */
-    for (guint i = 0; i < 200; i++) {
+    for (guint i = 0; i < 60; i++) {
         g_autofree char *t = g_memdup2(text, len);
         g_autoptr(HapvmFleetNames) nf = hapvm_fleet_names_new();
         g_autoptr(HapvmFleetNames) nr = hapvm_fleet_names_new();
