@@ -20,3 +20,6 @@ int hapvm_cmd_report(int argc, char **argv, GError **error);
 int hapvm_cmd_compare(int argc, char **argv, GError **error);
 /* hapvm aggregate RUN.json... [--json OUT] */
 int hapvm_cmd_aggregate(int argc, char **argv, GError **error);
+
+/* hapvm fleet [--group-by KEYS] [--latest] [--include-incomplete] [--format text|csv|json] DIR|FILE... */
+int hapvm_cmd_fleet(int argc, char **argv, GError **error);

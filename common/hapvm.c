@@ -45,6 +45,7 @@ static const HapvmCommand commands[] = {
     { "aggregate", hapvm_cmd_aggregate, "mean and sd of repeated runs, their union function set" },
     { "info", cmd_info, "show the running kernel's release and build-id" },
     { "version", cmd_version, "print hapvm's version" },
+    { "fleet", hapvm_cmd_fleet, "rank and group many stored results (by label, VMs vs containers)" },
 };
 
 static void
