@@ -12,3 +12,6 @@ int hapvm_cmd_measure(int argc, char **argv, GError **error);
 /* hapvm report RESULT.json */
 int hapvm_cmd_report(int argc, char **argv, GError **error);
 int hapvm_cmd_list(int argc, char **argv, GError **error);
+
+/* hapvm import TRACE.DAT (--pid PID | --tid TID | --comm REGEX | --all) [options] */
+int hapvm_cmd_import(int argc, char **argv, GError **error);

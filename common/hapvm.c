@@ -39,6 +39,7 @@ static const HapvmCommand commands[] = {
     { "list", hapvm_cmd_list, "list running QEMU/KVM domains and their tasks by role" },
     { "measure", hapvm_cmd_measure, "measure the HAP of a VM, process, cgroup or command" },
     { "report", hapvm_cmd_report, "print the summary of a result file" },
+    { "import", hapvm_cmd_import, "score a trace-cmd recording (trace.dat) as measure does" },
     { "info", cmd_info, "show the running kernel's release and build-id" },
     { "version", cmd_version, "print hapvm's version" },
 };
