@@ -458,12 +458,14 @@ synth_fork_v6(const char *tmpdir, const char *cpustats)
     put(b, 0, 2);
     g_byte_array_append(b, (const guint8 *)"flyrecord", 10);
     guint at = b->len;
-    put(b, 0, 32);
+    g_byte_array_set_size(b, b->len + 32); /* CPU offsets and sizes, set below */
+    memset(b->data + at, 0, 32);
     put(b, 16, 8);
     g_byte_array_append(b, (const guint8 *)"[local] global\n", 16);
     for (guint cpu = 0; cpu < 2; cpu++) {
         g_autofree char *rel = g_strdup_printf("cpu%u.raw", cpu);
-        g_byte_array_set_size(b, (b->len + 4095) / 4096 * 4096);
+        while (b->len % 4096)
+            put(b, 0, 1);
         guint64 off = b->len;
         put_text(b, dir, rel, 0);
         guint64 size = b->len - off;
