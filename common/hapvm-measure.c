@@ -155,9 +155,10 @@ void
 hapvm_measurement_add_recorded_task(HapvmMeasurement *m, guint32 tid, HapvmRole role, const char *comm,
                                     gboolean from_fork)
 {
-    HapvmTaskInfo *t = g_new0(HapvmTaskInfo, 1);
+    HapvmTaskInfo *t;
 
     g_return_if_fail(!m->trace);
+    t = g_new0(HapvmTaskInfo, 1);
     t->tid = tid;
     t->role = role;
     t->comm = g_strdup(comm ? comm : "?");
