@@ -23,3 +23,6 @@ int hapvm_cmd_aggregate(int argc, char **argv, GError **error);
 
 /* hapvm fleet [--group-by KEYS] [--latest] [--include-incomplete] [--format text|csv|json] DIR|FILE... */
 int hapvm_cmd_fleet(int argc, char **argv, GError **error);
+
+/* hapvm import TRACE.DAT (--pid PID | --tid TID | --comm REGEX | --all) [options] */
+int hapvm_cmd_import(int argc, char **argv, GError **error);

@@ -212,6 +212,9 @@ struct HapvmDecoder {
     gboolean last_known;
     HapvmForkFunc fork_func;
     gpointer fork_data;
+    HapvmTaskFunc task_func;
+    gpointer task_data;
+    gboolean known_only;
     guint64 steady_start;
     guint64 syscalls[HAPVM_MAX_ROLES][HAPVM_MAX_SYSCALL];
     guint64 syscall_overflow;
@@ -287,6 +290,21 @@ hapvm_decoder_set_fork_func(HapvmDecoder *dec, HapvmForkFunc func, gpointer user
 {
     dec->fork_func = func;
     dec->fork_data = user_data;
+}
+
+void
+hapvm_decoder_set_known_only(HapvmDecoder *dec, gboolean known_only)
+{
+    dec->known_only = known_only;
+    dec->last_pid = G_MAXUINT32;
+}
+
+void
+hapvm_decoder_set_new_task_func(HapvmDecoder *dec, HapvmTaskFunc func, gpointer user_data)
+{
+    dec->task_func = func;
+    dec->task_data = user_data;
+    dec->last_pid = G_MAXUINT32;
 }
 
 void
@@ -424,6 +442,10 @@ role_lookup(HapvmDecoder *dec, guint32 pid)
 {
     PidSlot *s = pid_slot(dec, pid);
 
+    if (!s->key && dec->task_func) {
+        dec->task_func(dec->task_data, pid);
+        s = pid_slot(dec, pid); /* the map may have grown */
+    }
     dec->last_pid = pid;
     dec->last_known = s->key != 0;
     dec->last_role = s->key ? s->role : dec->default_role;
@@ -483,8 +505,13 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
         gboolean added;
         pid = rd32(rec + 4);
         role = role_of(dec, pid);
-        if (G_UNLIKELY(!dec->last_known))
+        if (G_UNLIKELY(!dec->last_known)) {
+            if (dec->known_only) {
+                dec->stats.ignored_events++;
+                return;
+            }
             dec->stats.unknown_pid_events++;
+        }
         HapvmFuncHit *h = func_set_get(dec->funcs, rd64(rec + 8), &added);
         if (added)
             h->first_ts = ts;
@@ -501,6 +528,10 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
         gint64 nr = (gint64)rd64(rec + dec->sysenter_id_off);
         pid = rd32(rec + 4);
         role = role_of(dec, pid);
+        if (G_UNLIKELY(!dec->last_known && dec->known_only)) {
+            dec->stats.ignored_events++;
+            return;
+        }
         if (nr >= 0 && nr < HAPVM_MAX_SYSCALL)
             dec->syscalls[role][nr]++;
         else
@@ -519,6 +550,10 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
     case KIND_HANDLER:
         pid = rd32(rec + 4);
         role = role_of(dec, pid);
+        if (G_UNLIKELY(!dec->last_known && dec->known_only)) {
+            dec->stats.ignored_events++;
+            return;
+        }
         for (guint i = 0; i < dec->n_handlers; i++)
             if (dec->handlers[i].type == type)
                 dec->handlers[i].func(dec->handlers[i].data, rec, len, pid, role);
@@ -560,7 +595,8 @@ typedef struct {
     guint32 last_pid;            /* dec's one-entry pid → role cache */
     guint32 role_bit;
     gboolean known;
-    guint64 functions, unknown;  /* to add to dec->stats */
+    gboolean skip;               /* unknown task, known-only mode */
+    guint64 functions, unknown, ignored; /* to add to dec->stats */
 } Fast;
 
 static inline void
@@ -574,15 +610,17 @@ fast_load(const HapvmDecoder *dec, Fast *f)
     f->last_pid = dec->last_pid;
     f->role_bit = 1u << dec->last_role;
     f->known = dec->last_known;
-    f->functions = f->unknown = 0;
+    f->skip = !dec->last_known && dec->known_only;
+    f->functions = f->unknown = f->ignored = 0;
 }
 
 static inline void
 fast_flush(HapvmDecoder *dec, const Fast *f)
 {
-    dec->stats.events += f->functions;
+    dec->stats.events += f->functions + f->ignored;
     dec->stats.function_events += f->functions;
     dec->stats.unknown_pid_events += f->unknown;
+    dec->stats.ignored_events += f->ignored;
 }
 
 /* Probe beyond the first slot, or add ip (first seen at ts). */
@@ -611,6 +649,11 @@ fast_function(HapvmDecoder *dec, Fast *f, const guint8 *rec, guint64 ts)
         f->last_pid = pid;
         f->role_bit = 1u << dec->last_role;
         f->known = dec->last_known;
+        f->skip = !f->known && dec->known_only;
+    }
+    if (G_UNLIKELY(f->skip)) {
+        f->ignored++;
+        return;
     }
     f->functions++;
     f->unknown += !f->known;

@@ -62,6 +62,8 @@ typedef struct {
     guint64 pages_with_loss;   /* pages flagged "missed" without a count */
     guint64 bad_pages;         /* malformed sub-buffers, skipped */
     guint64 unknown_pid_events;/* records of tasks not (yet) in the pid map */
+    guint64 ignored_events;    /* records of tasks outside the map, skipped
+                                * (hapvm_decoder_set_known_only) */
     guint64 first_ts, last_ts;
 } HapvmDecodeStats;
 
@@ -83,6 +85,15 @@ void hapvm_decoder_set_role(HapvmDecoder *dec, guint32 pid, guint role);
 gboolean hapvm_decoder_get_role(const HapvmDecoder *dec, guint32 pid, guint *role);
 void hapvm_decoder_set_default_role(HapvmDecoder *dec, guint role);
 void hapvm_decoder_set_fork_func(HapvmDecoder *dec, HapvmForkFunc func, gpointer user_data);
+/* For a recording that holds other tasks too (a trace.dat): records of
+ * tasks without a role (function, sys_enter, added handlers) are skipped and
+ * counted in ignored_events.  Fork records still reach the fork function.
+ * Off by default: a live instance is pid-filtered by the kernel. */
+void hapvm_decoder_set_known_only(HapvmDecoder *dec, gboolean known_only);
+/* Called the first time a record of a task without a role is met (once per
+ * run of its records); it may give the task a role (then it is known). */
+typedef void (*HapvmTaskFunc)(gpointer user_data, guint32 pid);
+void hapvm_decoder_set_new_task_func(HapvmDecoder *dec, HapvmTaskFunc func, gpointer user_data);
 
 /* Called for each record of an added event type: rec points at the record's
  * payload (common_type first), len bytes; pid and its role index.  Must not

@@ -22,8 +22,9 @@ hapvm_end_reason_name(HapvmEndReason r)
 {
     static const char *const names[] = {
         "none", "steady", "duration", "max-duration", "targets-exited", "interrupted",
+        "end-of-recording",
     };
-    return r <= HAPVM_END_INTERRUPTED ? names[r] : "?";
+    return r <= HAPVM_END_RECORDING ? names[r] : "?";
 }
 
 void
@@ -44,7 +45,9 @@ hapvm_measure_opts_init(HapvmMeasureOpts *o)
 
 struct HapvmMeasurement {
     HapvmMeasureOpts opts;
-    HapvmTrace *trace;
+    HapvmTrace *trace;          /* NULL: offline (a recording) */
+    HapvmDecoder *dec;          /* offline only, owned */
+    char *instance, *clock;     /* offline only */
     GHashTable *tasks;          /* tid → HapvmTaskInfo */
     HapvmRescanFunc rescan;
     gpointer rescan_data;
@@ -113,7 +116,7 @@ on_fork(gpointer data, guint32 parent, guint32 child)
     t->comm = read_comm(child);
     t->from_fork = TRUE;
     g_hash_table_insert(m->tasks, GUINT_TO_POINTER(child), t);
-    hapvm_decoder_set_role(hapvm_trace_get_decoder(m->trace), child, p->role);
+    hapvm_decoder_set_role(hapvm_measurement_get_decoder(m), child, p->role);
 }
 
 HapvmMeasurement *
@@ -132,12 +135,115 @@ hapvm_measurement_new(const HapvmMeasureOpts *opts, GError **error)
     return g_steal_pointer(&m);
 }
 
+HapvmMeasurement *
+hapvm_measurement_new_offline(const HapvmMeasureOpts *opts, HapvmDecoder *dec, const char *instance,
+                              const char *clock)
+{
+    HapvmMeasurement *m = g_new0(HapvmMeasurement, 1);
+
+    m->opts = *opts;
+    m->dec = dec;
+    m->instance = g_strdup(instance);
+    m->clock = g_strdup(clock);
+    m->tasks = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, task_info_free);
+    m->curve = g_array_new(FALSE, FALSE, sizeof(HapvmCurvePoint));
+    m->notraced = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    return m;
+}
+
+void
+hapvm_measurement_add_recorded_task(HapvmMeasurement *m, guint32 tid, HapvmRole role, const char *comm,
+                                    gboolean from_fork)
+{
+    HapvmTaskInfo *t;
+
+    g_return_if_fail(!m->trace);
+    t = g_new0(HapvmTaskInfo, 1);
+    t->tid = tid;
+    t->role = role;
+    t->comm = g_strdup(comm ? comm : "?");
+    t->from_fork = from_fork;
+    g_hash_table_replace(m->tasks, GUINT_TO_POINTER(tid), t);
+    hapvm_decoder_set_role(m->dec, tid, role);
+}
+
+void
+hapvm_measurement_set_window(HapvmMeasurement *m, guint64 start_ts, guint64 end_ts, GDateTime *start_time)
+{
+    g_return_if_fail(!m->trace);
+    m->start_ts = start_ts;
+    m->steady_ts = start_ts + (guint64)(m->opts.warmup_s * 1e9);
+    m->elapsed = end_ts > start_ts ? (end_ts - start_ts) / 1e9 : 0;
+    if (m->start_time)
+        g_date_time_unref(m->start_time);
+    m->start_time = g_date_time_ref(start_time);
+    hapvm_decoder_set_steady_start(m->dec, m->steady_ts);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    guint64 x = *(const guint64 *)a, y = *(const guint64 *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    GArray *first, *steady;
+} FirstHits;
+
+static void
+collect_first(const HapvmFuncHit *h, gpointer data)
+{
+    FirstHits *f = data;
+
+    if (h->task_first_ts)
+        g_array_append_val(f->first, h->task_first_ts);
+    if (h->task_steady_ts)
+        g_array_append_val(f->steady, h->task_steady_ts);
+}
+
+void
+hapvm_measurement_finish_offline(HapvmMeasurement *m, const HapvmTraceLoss *loss)
+{
+    g_autoptr(GArray) first = g_array_new(FALSE, FALSE, sizeof(guint64));
+    g_autoptr(GArray) steady = g_array_new(FALSE, FALSE, sizeof(guint64));
+    FirstHits f = { first, steady };
+    guint i = 0, j = 0;
+
+    g_return_if_fail(!m->trace);
+    m->loss = *loss;
+    m->end = HAPVM_END_RECORDING;
+    /* The live curve samples the counts once a second; here they are
+     * counted from the first-hit times, at the same instants. */
+    hapvm_func_set_foreach(hapvm_decoder_get_functions(m->dec), collect_first, &f);
+    qsort(first->data, first->len, sizeof(guint64), cmp_u64);
+    qsort(steady->data, steady->len, sizeof(guint64), cmp_u64);
+    g_array_set_size(m->curve, 0);
+    for (guint s = 1;; s++) {
+        HapvmCurvePoint p = { .t = MIN((double)s, m->elapsed) };
+        guint64 at = m->start_ts + (guint64)(p.t * 1e9);
+        while (i < first->len && g_array_index(first, guint64, i) <= at)
+            i++;
+        while (j < steady->len && g_array_index(steady, guint64, j) <= at)
+            j++;
+        p.total = i;
+        p.steady = j;
+        g_array_append_val(m->curve, p);
+        if (s >= m->elapsed)
+            break;
+    }
+}
+
 void
 hapvm_measurement_free(HapvmMeasurement *m)
 {
     if (!m)
         return;
     hapvm_trace_free(m->trace);
+    hapvm_decoder_free(m->dec);
+    g_free(m->instance);
+    g_free(m->clock);
     g_hash_table_unref(m->tasks);
     g_array_unref(m->curve);
     g_hash_table_unref(m->notraced);
@@ -158,10 +264,11 @@ hapvm_measurement_add_task(HapvmMeasurement *m, guint32 tid, HapvmRole role, GEr
             t->role = role;
             g_free(t->comm);
             t->comm = read_comm(tid);
-            hapvm_decoder_set_role(hapvm_trace_get_decoder(m->trace), tid, role);
+            hapvm_decoder_set_role(hapvm_measurement_get_decoder(m), tid, role);
         }
         return TRUE;
     }
+    g_return_val_if_fail(m->trace, FALSE);
     if (!hapvm_trace_add_tasks(m->trace, &tid, 1, role, error))
         return FALSE;
     t = g_new0(HapvmTaskInfo, 1);
@@ -231,7 +338,7 @@ count_functions(HapvmMeasurement *m, guint *total, guint *steady)
 {
     FunctionCount c = { 0, 0 };
 
-    hapvm_func_set_foreach(hapvm_decoder_get_functions(hapvm_trace_get_decoder(m->trace)), count_hit, &c);
+    hapvm_func_set_foreach(hapvm_decoder_get_functions(hapvm_measurement_get_decoder(m)), count_hit, &c);
     *total = c.total;
     *steady = c.steady;
 }
@@ -296,6 +403,7 @@ low_overhead_update(HapvmMeasurement *m)
 gboolean
 hapvm_measurement_run(HapvmMeasurement *m, GError **error)
 {
+    g_return_val_if_fail(m->trace, FALSE);
     HapvmDecoder *dec = hapvm_trace_get_decoder(m->trace);
     guint last_steady = 0;
     guint64 last_new, next_tick, next_notrace;
@@ -393,7 +501,7 @@ hapvm_measurement_get_trace(HapvmMeasurement *m)
 HapvmDecoder *
 hapvm_measurement_get_decoder(HapvmMeasurement *m)
 {
-    return hapvm_trace_get_decoder(m->trace);
+    return m->trace ? hapvm_trace_get_decoder(m->trace) : m->dec;
 }
 
 const HapvmMeasureOpts *
@@ -465,7 +573,13 @@ hapvm_measurement_get_notrace_seconds(const HapvmMeasurement *m)
 const char *
 hapvm_measurement_get_instance(const HapvmMeasurement *m)
 {
-    return hapvm_trace_get_instance_name(m->trace);
+    return m->trace ? hapvm_trace_get_instance_name(m->trace) : m->instance;
+}
+
+const char *
+hapvm_measurement_get_clock(const HapvmMeasurement *m)
+{
+    return m->trace ? "mono" : m->clock;
 }
 
 GDateTime *

@@ -27,6 +27,7 @@ typedef enum {
     HAPVM_END_MAX_DURATION,    /* --max-duration reached before steady state */
     HAPVM_END_TARGETS_EXITED,  /* every target task is gone */
     HAPVM_END_INTERRUPTED,     /* SIGINT/SIGTERM */
+    HAPVM_END_RECORDING,       /* a recording (hapvm import), scored whole */
 } HapvmEndReason;
 
 const char *hapvm_end_reason_name(HapvmEndReason r);
@@ -81,6 +82,23 @@ gboolean hapvm_measurement_run(HapvmMeasurement *m, GError **error);
 /* Ask a running measurement to end (signal-safe). */
 void hapvm_measurement_interrupt(HapvmMeasurement *m);
 
+/* A measurement of a recording (hapvm import): no tracefs, nothing run.
+ * It takes dec; the caller gives its tasks, sets the window (which sets
+ * dec's steady start from opts->warmup_s), feeds dec the recording's pages,
+ * then finishes it.  instance and clock describe the recording (result
+ * members method.instance and method.trace_clock). */
+HapvmMeasurement *hapvm_measurement_new_offline(const HapvmMeasureOpts *opts, HapvmDecoder *dec,
+                                                const char *instance, const char *clock);
+/* A task of the recording, with the comm it had there; gives dec its role. */
+void hapvm_measurement_add_recorded_task(HapvmMeasurement *m, guint32 tid, HapvmRole role,
+                                         const char *comm, gboolean from_fork);
+/* The recording's window in trace-clock ns, and its wall-clock start. */
+void hapvm_measurement_set_window(HapvmMeasurement *m, guint64 start_ts, guint64 end_ts,
+                                  GDateTime *start_time);
+/* After the last page: loss counters, and the curve (one point a second of
+ * record time, from the functions' first-hit times). */
+void hapvm_measurement_finish_offline(HapvmMeasurement *m, const HapvmTraceLoss *loss);
+
 /* Results. */
 HapvmDecoder *hapvm_measurement_get_decoder(HapvmMeasurement *m);
 HapvmTrace *hapvm_measurement_get_trace(HapvmMeasurement *m);
@@ -99,6 +117,8 @@ GHashTable *hapvm_measurement_get_tasks(const HapvmMeasurement *m);   /* tid →
 guint hapvm_measurement_get_notrace_written(const HapvmMeasurement *m);
 double hapvm_measurement_get_notrace_seconds(const HapvmMeasurement *m);
 const char *hapvm_measurement_get_instance(const HapvmMeasurement *m);
+/* Trace clock of the timestamps: "mono" live, the recording's otherwise. */
+const char *hapvm_measurement_get_clock(const HapvmMeasurement *m);
 GDateTime *hapvm_measurement_get_start_time(const HapvmMeasurement *m);
 
 typedef struct {

@@ -247,7 +247,7 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
     json_builder_begin_object(b);
     set_str(b, "tracer", "function");
     set_str(b, "instance", hapvm_measurement_get_instance(m));
-    set_str(b, "trace_clock", "mono");
+    hapvm_json_set_str(b, "trace_clock", hapvm_measurement_get_clock(m));
     set_int(b, "buffer_kb_per_cpu", o->trace.buffer_kb);
     set_bool(b, "follow_forks", o->trace.follow_forks);
     set_bool(b, "syscalls", o->trace.syscalls);
@@ -553,7 +553,8 @@ hapvm_result_print_summary(JsonObject *r, FILE *out)
 
     fprintf(out, "hapvm: %s %s (%u tasks)\n", member_str(target, "kind"), member_str(target, "name"),
             tasks && JSON_NODE_HOLDS_ARRAY(tasks) ? json_array_get_length(json_node_get_array(tasks)) : 0);
-    fprintf(out, "kernel %s, build-id %s\n", member_str(kernel, "release"), member_str(kernel, "build_id"));
+    fprintf(out, "kernel %s, build-id %s\n", member_str(kernel, "release") ?: "unknown",
+            member_str(kernel, "build_id") ?: "unknown");
     fprintf(out, "window %.1f s (warm-up %.1f s), ended: %s%s\n", member_double(timing, "elapsed_s"),
             member_double(timing, "steady_start_s"), member_str(timing, "end_reason"),
             json_node_get_boolean(json_object_get_member(method, "low_overhead")) ? ", low-overhead mode" : "");

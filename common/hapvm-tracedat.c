@@ -468,7 +468,8 @@ typedef struct {
     guint8 *buffer;
     gsize buffer_len;
     guint64 buffer_at;
-    gboolean buffer_inflated, buffer_top, have_latency;
+    gboolean buffer_inflated, have_latency;
+    guint buffer_rank; /* of the chosen BUFFER: 2 if it has CPUs, +1 if top */
 } Options;
 
 static void
@@ -540,13 +541,18 @@ handle_option(HapvmTraceDat *td, Options *o, guint id, const guint8 *p, guint32 
             cur_fail(c, error, "BUFFER option without a name");
             return FALSE;
         }
-        /* The top instance, else the first one. */
-        if (o->buffer && (o->buffer_top || !top))
+        /* The top instance, else the first one; but one with CPU data
+         * before one without (`trace-cmd record -B NAME` alone writes an
+         * empty top buffer: "name, clock, page size, 0 CPUs"). */
+        const guint8 *clock = memchr(name + 1, 0, size - (name + 1 - p));
+        gboolean empty = clock && (gsize)(p + size - (clock + 1)) >= 8 && rd_num(td, clock + 5, 4) == 0;
+        guint rank = (empty ? 0 : 2) + (top ? 1 : 0);
+        if (o->buffer && rank <= o->buffer_rank)
             break;
         g_free(o->buffer);
         o->buffer = g_memdup2(p, size);
         o->buffer_len = size;
-        o->buffer_top = top;
+        o->buffer_rank = rank;
         o->buffer_inflated = c->inflated;
         o->buffer_at = c->inflated ? c->origin : c->origin + (p - c->p);
         break;

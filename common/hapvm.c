@@ -43,6 +43,7 @@ static const HapvmCommand commands[] = {
     { "status", hapvm_cmd_status, "show what hapvmd is measuring now" },
     { "compare", hapvm_cmd_compare, "compare results: scores, roles, entry points, function sets" },
     { "aggregate", hapvm_cmd_aggregate, "mean and sd of repeated runs, their union function set" },
+    { "import", hapvm_cmd_import, "score a trace-cmd recording (trace.dat) as measure does" },
     { "info", cmd_info, "show the running kernel's release and build-id" },
     { "version", cmd_version, "print hapvm's version" },
     { "fleet", hapvm_cmd_fleet, "rank and group many stored results (by label, VMs vs containers)" },

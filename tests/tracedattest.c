@@ -494,9 +494,11 @@ put_section(GByteArray *b, gboolean zlib, guint id, GByteArray *payload)
 
 /* The lab recording of tests/data/trace/ (header_page, function format, the
  * pages of CPU 0) as trace-cmd would write it compressed with zlib or zstd:
- * sections, chunks of 10 pages, the options last. */
+ * sections, chunks of 10 pages, the options last.  With instance, the data
+ * are that instance's and the top buffer is empty, as `trace-cmd record -B
+ * NAME` writes them. */
 static GBytes *
-synth_v7(gboolean zlib, GBytes **pages_out)
+synth_v7(gboolean zlib, const char *instance, GBytes **pages_out)
 {
     g_autofree char *dir = g_test_build_filename(G_TEST_DIST, "data", "trace", "sysloop-fork", NULL);
     g_autofree char *hp_path = g_build_filename(dir, "header_page", NULL);
@@ -568,8 +570,15 @@ synth_v7(gboolean zlib, GBytes **pages_out)
     put(b, 0, 8);
     put(b, 16, 2), put(b, 8, 4), put(b, hdr_at, 8);
     put(b, 17, 2), put(b, 8, 4), put(b, fmt_at, 8);
-    put(b, 3, 2), put(b, 8 + 1 + 6 + 4 + 4 + 20, 4);
-    put(b, data_at, 8), put_bytes(b, "", 1), put_bytes(b, "local", 6), put(b, 4096, 4), put(b, 1, 4);
+    if (instance) {
+        put(b, 3, 2), put(b, 8 + 1 + 6 + 4 + 4, 4);
+        put(b, data_at, 8), put_bytes(b, "", 1), put_bytes(b, "local", 6), put(b, 4096, 4), put(b, 0, 4);
+    } else {
+        instance = "";
+    }
+    put(b, 3, 2), put(b, 8 + strlen(instance) + 1 + 6 + 4 + 4 + 20, 4);
+    put(b, data_at, 8), put_bytes(b, instance, strlen(instance) + 1), put_bytes(b, "local", 6);
+    put(b, 4096, 4), put(b, 1, 4);
     put(b, 0, 4), put(b, cpu_at, 8), put(b, cpu_size, 8);
     put(b, 0, 2), put(b, 8, 4), put(b, 0, 8);
     v = b->len - opt_size_at - 8;
@@ -607,7 +616,8 @@ test_synthetic_v7(void)
     for (int zlib = 0; zlib < 2; zlib++) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GBytes) pages = NULL;
-        g_autoptr(GBytes) file = synth_v7(zlib, &pages);
+        /* zstd: in an instance, after an empty top buffer (trace-cmd -B). */
+        g_autoptr(GBytes) file = synth_v7(zlib, zlib ? NULL : "tc", &pages);
         g_autofree char *dir = g_dir_make_tmp("tracedattest-XXXXXX", NULL);
         g_autofree char *path = g_build_filename(dir, "synth.dat", NULL);
         gsize len;
@@ -620,6 +630,7 @@ test_synthetic_v7(void)
         g_assert_cmpuint(hapvm_trace_dat_get_cpus(td), ==, 1);
         g_assert_cmpuint(hapvm_trace_dat_get_data_size(td), ==, g_bytes_get_size(pages));
         g_assert_cmpstr(hapvm_trace_dat_get_clock(td), ==, "local");
+        g_assert_cmpstr(hapvm_trace_dat_get_buffer_name(td), ==, zlib ? "" : "tc");
         g_assert_null(hapvm_trace_dat_get_kallsyms(td, NULL));
         PageCompare pc = { .pages = pages };
         g_assert_true(hapvm_trace_dat_foreach_page(td, compare_page, &pc, &error));
