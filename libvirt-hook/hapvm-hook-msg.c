@@ -495,7 +495,7 @@ take_id(HapvmHookDomain *d, const Attr *attrs, unsigned n_attrs)
         return;
     for (size_t i = 0; i < a->value.n; i++) {
         char c = a->value.s[i];
-        if (!((c >= '0' && c <= '9') || (c == '-' && i == 0 && a->value.n > 1)))
+        if (c < '0' || c > '9')
             return;
     }
     memcpy(d->id, a->value.s, a->value.n);

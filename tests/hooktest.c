@@ -24,7 +24,7 @@
  * whole run where the daemon is down or hung: fork, exec and the sanitizers'
  * start on a loaded machine, well under libvirt's patience. */
 #define HOOK_TIMEOUT_MS 50
-#define BOUND_MS 1500
+#define BOUND_MS 3000
 
 typedef enum {
     SERVER_NONE,          /* no socket file at all */
