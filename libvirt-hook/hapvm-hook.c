@@ -121,15 +121,15 @@ wait_fd(int fd, short events, long long deadline)
 }
 
 /* Reads stdin into BUF up to CAP bytes (CAP 0: throw it away) until end of
- * file, an error or a stall.  Returns the bytes kept; *EOF tells whether the
- * end was reached. */
+ * file, an error or a stall.  Returns the bytes kept; *DONE tells whether
+ * there is nothing more to read (end, error, or a writer that stalled). */
 static size_t
-read_stdin(char *buf, size_t cap, bool *eof, long long *total_deadline)
+read_stdin(char *buf, size_t cap, bool *done, long long *total_deadline)
 {
     size_t len = 0;
     char *dst = buf;
 
-    *eof = false;
+    *done = false;
     for (;;) {
         long long idle = now_ms() + HAPVM_HOOK_STDIN_IDLE_MS;
         size_t room = cap ? cap - len : HAPVM_HOOK_SCAN_MAX;
@@ -139,17 +139,19 @@ read_stdin(char *buf, size_t cap, bool *eof, long long *total_deadline)
             return len;
         if (idle > *total_deadline)
             idle = *total_deadline;
-        if (wait_fd(STDIN_FILENO, POLLIN, idle) <= 0)
+        if (wait_fd(STDIN_FILENO, POLLIN, idle) <= 0) {
+            *done = true;
             return len;
+        }
         r = read(STDIN_FILENO, cap ? dst + len : buf, room);
         if (r == 0) {
-            *eof = true;
+            *done = true;
             return len;
         }
         if (r < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
-            *eof = true;     /* EBADF, EISDIR, ...: nothing (more) to read */
+            *done = true;    /* EBADF, EISDIR, ...: nothing (more) to read */
             return len;
         }
         if (cap)
@@ -315,7 +317,7 @@ int
 main(int argc, char **argv)
 {
     long long stdin_deadline = now_ms() + HAPVM_HOOK_STDIN_TOTAL_MS;
-    bool eof = false, is_tty;
+    bool stdin_done = false, is_tty;
     HapvmHookDomain dom;
     HapvmHookArgs args;
     size_t xml_len = 0, req_len;
@@ -341,7 +343,7 @@ main(int argc, char **argv)
         goto drain;
 
     if (!is_tty)
-        xml_len = read_stdin(xml_buf, sizeof xml_buf, &eof, &stdin_deadline);
+        xml_len = read_stdin(xml_buf, sizeof xml_buf, &stdin_done, &stdin_deadline);
     hapvm_hook_domain_scan(&dom, xml_buf, xml_len);
     if (dom.n_dropped)
         hook_log(LOG_WARNING, "domain %s: %u hapvm label(s) dropped, first: %s", log_domain,
@@ -349,7 +351,7 @@ main(int argc, char **argv)
     if (dom.bad_measure)
         hook_log(LOG_WARNING, "domain %s: hapvm <measure enabled=...> is neither yes nor no; ignored",
                  log_domain);
-    if (!eof && xml_len == sizeof xml_buf && !dom.metadata_done && !dom.malformed)
+    if (!stdin_done && xml_len == sizeof xml_buf && !dom.metadata_done && !dom.malformed)
         hook_log(LOG_NOTICE, "domain %s: domain XML longer than %d bytes; metadata after them not read",
                  log_domain, HAPVM_HOOK_SCAN_MAX);
 
@@ -368,7 +370,7 @@ main(int argc, char **argv)
         send_request(request, req_len);
 
 drain:
-    if (!eof && !is_tty)
-        read_stdin(xml_buf, 0, &eof, &stdin_deadline);
+    if (!stdin_done && !is_tty)
+        read_stdin(xml_buf, 0, &stdin_done, &stdin_deadline);
     return 0;
 }

@@ -2,7 +2,8 @@
  * (argv DOMAIN started begin -, a domain XML on stdin) to reaping it, N runs
  * each with hapvmd up (a fake replying at once), down (no socket) and hung
  * (accepts, reads, never replies); plus /bin/true, the cost of any hook.
- * Prints p50, p99 and max per case (docs/benchmarks.md "Hook latency").
+ * Prints p50, p99 and max per case, and the child's CPU time (user + sys)
+ * per call, which depends less on the machine's load (docs/benchmarks.md "Hook latency").
  *
  *   hooklatency HOOK XML [N]           (tests/bench/hook-latency runs it) */
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,6 +81,7 @@ run_case(const char *label, const char *exe, const char *xml, const char *sock, 
     char *envp[] = {"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", env_sock, NULL};
     char *argv[] = {(char *) exe, "bench-vm", "started", "begin", "-", NULL};
     int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    double cpu_ms = 0;
 
     for (int i = 0; i < n; i++) {
         posix_spawn_file_actions_t fa;
@@ -96,8 +99,13 @@ run_case(const char *label, const char *exe, const char *xml, const char *sock, 
             perror("posix_spawn");
             exit(1);
         }
-        waitpid(pid, &status, 0);
-        ms[i] = (double) (g_get_monotonic_time() - t0) / 1000.0;
+        {
+            struct rusage ru;
+            wait4(pid, &status, 0, &ru);
+            ms[i] = (double) (g_get_monotonic_time() - t0) / 1000.0;
+            cpu_ms += (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0
+                + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+        }
         posix_spawn_file_actions_destroy(&fa);
         close(in);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -107,8 +115,8 @@ run_case(const char *label, const char *exe, const char *xml, const char *sock, 
     }
     close(devnull);
     qsort(ms, (size_t) n, sizeof *ms, cmp_double);
-    printf("%-12s n=%d  p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms\n", label, n,
-           ms[n / 2], ms[(int) ((n - 1) * 0.99 + 0.5)], ms[n - 1]);
+    printf("%-12s n=%d  p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms  cpu %5.2f ms/call\n", label, n,
+           ms[n / 2], ms[(int) ((n - 1) * 0.99 + 0.5)], ms[n - 1], cpu_ms / n);
 }
 
 static int
