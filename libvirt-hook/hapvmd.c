@@ -37,6 +37,7 @@ typedef struct {
     GHashTable *latest;        /* uuid → JsonNode* newest stored result */
     GHashTable *done_pids;     /* uuid → qemu pid measured to its end (no re-measure) */
     GHashTable *migrating;     /* uuid → TRUE: a "migrate" was announced */
+    GHashTable *pending;       /* uuid → Pending: measurements to spawn after the reply */
     char *metrics_text;        /* also served over HTTP */
     guint64 stored, failed;
     GDateTime *started;
@@ -108,6 +109,50 @@ on_session_done(HapvmdSession *s, const char *path, JsonNode *result, const char
     g_idle_add(on_session_freed, s);
 }
 
+typedef struct {
+    HapvmdSessionInfo info;
+    char *why;
+} Pending;
+
+static void
+pending_free(Pending *p)
+{
+    g_free((char *)p->info.domain);
+    g_free((char *)p->info.uuid);
+    g_free((char *)p->info.driver);
+    g_free((char *)p->info.trigger);
+    if (p->info.labels)
+        g_hash_table_unref(p->info.labels);
+    g_free(p->why);
+    g_free(p);
+}
+
+/* Spawning `hapvm measure` (fork + exec) is left for after the reply: the
+ * hook waits for the reply, and libvirt for the hook. */
+static gboolean
+start_pending(gpointer data)
+{
+    Pending *p = g_hash_table_lookup(D.pending, data);
+    g_autoptr(GError) e = NULL;
+
+    if (!p)         /* cancelled: the domain stopped before we spawned */
+        return G_SOURCE_REMOVE;
+    g_autofree char *en = g_strescape(p->info.domain, NULL);
+
+    if (!D.shutting_down) {
+        HapvmdSession *s = hapvmd_session_start(D.cfg, &p->info, on_session_done, NULL, &e);
+        if (s) {
+            g_message("%s (%s): measuring (%s, %s)", en, hapvmd_session_get_uuid(s), p->info.trigger, p->why);
+            g_ptr_array_add(D.sessions, s);
+        } else {
+            g_warning("%s: cannot start a measurement: %s", en, e->message);
+            D.failed++;
+        }
+    }
+    g_hash_table_remove(D.pending, p->info.uuid); /* frees p */
+    return G_SOURCE_REMOVE;
+}
+
 /* Start measuring unless running already or policy says no; *action gets
  * the protocol's answer. */
 static void
@@ -115,7 +160,6 @@ maybe_start(const char *name, const char *uuid, const char *driver, HapvmdOptIn 
             const char *trigger, guint32 qemu_pid, const char **action)
 {
     const char *why;
-    g_autoptr(GError) e = NULL;
     g_autofree char *en = g_strescape(name, NULL); /* names are the user's bytes: never raw in logs */
 
     if (D.shutting_down) {
@@ -128,7 +172,13 @@ maybe_start(const char *name, const char *uuid, const char *driver, HapvmdOptIn 
         *action = "ignored";
         return;
     }
-    if (uuid && find_session(uuid)) {
+    if (!uuid || !hapvm_uuid_is_valid(uuid)) {
+        g_warning("%s: not measured: no valid uuid", en);
+        *action = "ignored";
+        return;
+    }
+    g_autofree char *lu = g_ascii_strdown(uuid, -1);
+    if (find_session(lu) || g_hash_table_contains(D.pending, lu)) {
         *action = "measuring";
         return;
     }
@@ -137,23 +187,19 @@ maybe_start(const char *name, const char *uuid, const char *driver, HapvmdOptIn 
         *action = "excluded";
         return;
     }
-    if (D.sessions->len >= D.cfg->max_sessions) {
+    if (D.sessions->len + g_hash_table_size(D.pending) >= D.cfg->max_sessions) {
         g_warning("%s: not measured: %u measurements running ([measure] max_sessions)", en, D.sessions->len);
         *action = "ignored";
         return;
     }
-    HapvmdSessionInfo info = {
-        .domain = name, .uuid = uuid, .driver = driver, .labels = labels, .trigger = trigger, .qemu_pid = qemu_pid,
+    Pending *p = g_new0(Pending, 1);
+    p->info = (HapvmdSessionInfo){
+        .domain = g_strdup(name), .uuid = g_steal_pointer(&lu), .driver = g_strdup(driver),
+        .labels = labels ? g_hash_table_ref(labels) : NULL, .trigger = g_strdup(trigger), .qemu_pid = qemu_pid,
     };
-    HapvmdSession *s = hapvmd_session_start(D.cfg, &info, on_session_done, NULL, &e);
-    if (!s) {
-        g_warning("%s: cannot start a measurement: %s", en, e->message);
-        D.failed++;
-        *action = "ignored";
-        return;
-    }
-    g_message("%s (%s): measuring (%s, %s)", en, hapvmd_session_get_uuid(s), trigger, why);
-    g_ptr_array_add(D.sessions, s);
+    p->why = g_strdup(why);
+    g_hash_table_replace(D.pending, (char *)p->info.uuid, p);
+    g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, start_pending, g_strdup(p->info.uuid), g_free);
     *action = "measuring";
 }
 
@@ -171,7 +217,7 @@ pick_up(const char *trigger)
         g_autofree char *path = g_build_filename(D.cfg->libvirt_run_dir, f, NULL);
         g_autoptr(GError) e = NULL;
         g_autoptr(HapvmdDomain) d = hapvmd_domain_load(path, &e);
-        if (!d || !d->running || !d->uuid || find_session(d->uuid))
+        if (!d || !d->running || !d->uuid || find_session(d->uuid) || g_hash_table_contains(D.pending, d->uuid))
             continue;
         gpointer done;
         if (g_hash_table_lookup_extended(D.done_pids, d->uuid, NULL, &done) && GPOINTER_TO_UINT(done) == d->qemu_pid)
@@ -264,9 +310,12 @@ handle_hook(JsonObject *req)
         maybe_start(name, uuid, driver ? driver : "qemu", meta, labels, migrated ? "migrate" : op, 0, &action);
     } else if (!strcmp(op, "stopped") || !strcmp(op, "release")) {
         HapvmdSession *s = find_session(uuid);
+        g_autofree char *lu = g_ascii_strdown(uuid, -1);
         if (s && hapvmd_session_is_running(s)) {
             hapvmd_session_stop(s, STOP_GRACE_S, "domain stopped");
             action = "stopping";
+        } else if (g_hash_table_remove(D.pending, lu)) {
+            action = "stopping";   /* stopped before its measurement was spawned */
         }
         g_hash_table_remove(D.migrating, uuid);
     } else if (!strcmp(op, "migrate")) {
@@ -629,6 +678,7 @@ main(int argc, char **argv)
     D.latest = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)json_node_unref);
     D.done_pids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     D.migrating = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    D.pending = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)pending_free);
     D.started = g_date_time_new_now_utc();
     if (g_mkdir_with_parents(D.cfg->results, 0750) != 0) {
         fprintf(stderr, "hapvmd: cannot create %s: %s\n", D.cfg->results, g_strerror(errno));

@@ -156,6 +156,8 @@ def policy():
     assert request({"v": 1, "op": "status"})["sessions"] == []
     # Opt-in metadata wins over the exclude pattern.
     assert hook("skip-me", UUIDS["C"], "started", measure="yes")["action"] == "measuring"
+    # The child is spawned after the reply; once it runs, release stops it.
+    wait_for(lambda: request({"v": 1, "op": "status"})["sessions"], what="C's measurement")
     assert hook("skip-me", UUIDS["C"], "release")["action"] == "stopping"
     wait_for(lambda: stored(UUIDS["C"]), timeout=20, what="C's result")
 

@@ -18,9 +18,28 @@ mkdir -p "$out"
 step() { echo "daemon-inside: $* (uptime $(cut -d' ' -f1 /proc/uptime))"; }
 [ "${HAPVM_LAB:-}" = 1 ] || { echo "daemon-inside: run inside the lab (tests/lab/run)" >&2; exit 2; }
 
+# The lab has no syslog: catch what the hook logs (it writes to /dev/log).
+cat > /tmp/syslog.py <<'PY'
+import os, socket, sys
+try:
+    os.unlink("/dev/log")
+except OSError:
+    pass
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+with open(sys.argv[1], "a") as f:
+    while True:
+        f.write(s.recv(65536).decode(errors="replace").rstrip("\n") + "\n")
+        f.flush()
+PY
+python3 /tmp/syslog.py "$out/syslog.txt" &
+SL=$!
 # The hook must be in place before libvirtd starts (libvirt reads qemu.d once).
+# 00-record: which hook calls libvirt makes, for the judge.
 mkdir -p /etc/libvirt/hooks/qemu.d /etc/hapvm
 cp "$hook" /etc/libvirt/hooks/qemu.d/hapvm && chmod 755 /etc/libvirt/hooks/qemu.d/hapvm
+printf '#!/bin/sh\necho "$*" >> %s/hook-calls.txt\ncat > /dev/null\n' "$out" > /etc/libvirt/hooks/qemu.d/00-record
+chmod 755 /etc/libvirt/hooks/qemu.d/00-record
 cat > /etc/hapvm/hapvmd.conf <<EOF
 [daemon]
 results=$R
@@ -28,8 +47,8 @@ hapvm=$hapvm
 rescan=2
 [measure]
 warmup=3
-quiet=8
-max_duration=60
+quiet=30
+max_duration=150
 lines=false
 [metrics]
 textfile=$out/metrics/hapvm.prom
@@ -56,20 +75,22 @@ done
 echo "cpuwork: done"
 EOF
 "$LV" start hapvm-net --net --blk 16 --metadata /tmp/meta-net.xml --file "$B/sysloop:sysloop" -- \
-    "$here/l2-vmwork.sh" 40 > "$out/net-start.out" 2> "$out/net-start.err"
+    "$here/l2-vmwork.sh" 150 > "$out/net-start.out" 2> "$out/net-start.err"
 echo $? > "$out/net-start.rc"
-"$LV" start hapvm-cpu --file "$B/sysloop:sysloop" -- /tmp/cpu-work.sh 30 \
+"$LV" start hapvm-cpu --file "$B/sysloop:sysloop" -- /tmp/cpu-work.sh 100 \
     > "$out/cpu-start.out" 2> "$out/cpu-start.err"
 echo $? > "$out/cpu-start.rc"
 step "domains started"
-sleep 6
+sleep 10
 "$hapvm" status > "$out/status.out" 2>&1
 echo $? > "$out/status.rc"
 "$hapvm" status --json > "$out/status.json" 2>&1
 for n in net cpu; do
     q=$(cat /run/libvirt/qemu/hapvm-$n.pid)
     echo "$q" > "$out/$n-qemu.pid"
-    for t in /proc/$q/task/*; do echo "${t##*/} $(cat "$t/comm")"; done > "$out/$n-threads.txt"
+    for t in /proc/$q/task/[0-9]*; do
+        [ -e "$t" ] && echo "${t##*/} $(cat "$t/comm")"
+    done > "$out/$n-threads.txt"
 done
 # vhost kernel threads (6.1) belong to their QEMU by name.
 ps -eo pid,comm | awk '$2 ~ /^vhost-/' > "$out/vhost-threads.txt"
@@ -121,5 +142,6 @@ sleep 1
 start_timed hapvm-hung hung
 kill $H
 "$LV" down > "$out/lv-down.log" 2>&1
+kill $SL
 ls $T/instances/ > "$out/instances-after.txt"
 step "done"
