@@ -3,6 +3,7 @@
  * and a <title>, so tests (and people hovering) read the numbers back from
  * the rendered page.  Output is deterministic (no clock, no locale): the
  * golden files in tests/data/report/ depend on it. */
+#include "hapvm-json.h"
 #include "hapvm-html.h"
 
 #include <errno.h>
@@ -16,69 +17,11 @@
 
 /* ---- JSON access (absent or wrong-typed members read as empty) ---- */
 
-static JsonObject *
-obj(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-}
-
-static JsonArray *
-arr(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
-}
-
-static const char *
-str(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-               ? json_node_get_string(n) : NULL;
-}
-
 static gboolean
 is_num(JsonNode *n)
 {
     return n && JSON_NODE_HOLDS_VALUE(n) && (json_node_get_value_type(n) == G_TYPE_INT64 ||
                                              json_node_get_value_type(n) == G_TYPE_DOUBLE);
-}
-
-static gboolean
-has_num(JsonObject *o, const char *name)
-{
-    return is_num(o ? json_object_get_member(o, name) : NULL);
-}
-
-static gint64
-num(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    if (!is_num(n))
-        return 0;
-    return json_node_get_value_type(n) == G_TYPE_INT64 ? json_node_get_int(n) : (gint64)json_node_get_double(n);
-}
-
-static double
-dbl(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return is_num(n) ? json_node_get_double(n) : 0;
-}
-
-static gboolean
-boolean(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
-           json_node_get_boolean(n);
 }
 
 static double
@@ -190,9 +133,9 @@ put_fl(FILE *out, JsonObject *t)
         fputs("-", out);
         return;
     }
-    fprintf(out, "%" G_GINT64_FORMAT " / ", num(t, "hap_f"));
-    if (has_num(t, "hap_l"))
-        fprintf(out, "%" G_GINT64_FORMAT, num(t, "hap_l"));
+    fprintf(out, "%" G_GINT64_FORMAT " / ", hapvm_json_int(t, "hap_f"));
+    if (hapvm_json_is_number(t, "hap_l"))
+        fprintf(out, "%" G_GINT64_FORMAT, hapvm_json_int(t, "hap_l"));
     else
         fputs("-", out);
 }
@@ -338,9 +281,9 @@ kv_list(FILE *out, JsonObject *o, const char *id, const char *const *skip)
 static void
 loss_banner(FILE *out, JsonObject *r)
 {
-    JsonObject *loss = obj(r, "loss");
+    JsonObject *loss = hapvm_json_object(r, "loss");
     guint64 lost = hapvm_result_get_lost(r);
-    gboolean complete = loss && boolean(loss, "complete") && lost == 0;
+    gboolean complete = loss && hapvm_json_boolean(loss, "complete") && lost == 0;
 
     if (complete) {
         fputs("<div class=\"banner ok\" id=\"loss\" data-lost=\"0\">Complete: no trace events were lost.</div>\n",
@@ -352,9 +295,9 @@ loss_banner(FILE *out, JsonObject *r)
             ", commit overrun %" G_GINT64_FORMAT ", missed in pages %" G_GINT64_FORMAT
             ", pages with unknown loss %" G_GINT64_FORMAT ", bad pages %" G_GINT64_FORMAT
             "): the function set, and so every score below, may be too low. %s</div>\n",
-            lost, lost, num(loss, "overrun"), num(loss, "dropped"), num(loss, "commit_overrun"),
-            num(loss, "missed_in_pages"), num(loss, "pages_with_unknown_loss"), num(loss, "bad_pages"),
-            boolean(loss, "accepted") ? "Kept with --accept-loss." : "Not accepted (no --accept-loss).");
+            lost, lost, hapvm_json_int(loss, "overrun"), hapvm_json_int(loss, "dropped"), hapvm_json_int(loss, "commit_overrun"),
+            hapvm_json_int(loss, "missed_in_pages"), hapvm_json_int(loss, "pages_with_unknown_loss"), hapvm_json_int(loss, "bad_pages"),
+            hapvm_json_boolean(loss, "accepted") ? "Kept with --accept-loss." : "Not accepted (no --accept-loss).");
 }
 
 static void
@@ -378,12 +321,12 @@ score_card(FILE *out, const char *key, const char *label, JsonObject *scores, co
 static void
 scores_section(FILE *out, JsonObject *r)
 {
-    JsonObject *s = obj(r, "scores");
-    JsonObject *m = obj(r, "method");
-    JsonObject *c = obj(r, "contexts");
-    gboolean lines = has_num(s, "hap_l");
-    g_autofree char *unavail = g_strdup_printf("unavailable: %s", str(s, "lines_unavailable_reason") ?: "no line index");
-    g_autofree char *dens = g_strdup_printf("HAP-L x %s bugs per 1,000 lines", F3(dbl(m, "density_per_line") * 1000));
+    JsonObject *s = hapvm_json_object(r, "scores");
+    JsonObject *m = hapvm_json_object(r, "method");
+    JsonObject *c = hapvm_json_object(r, "contexts");
+    gboolean lines = hapvm_json_is_number(s, "hap_l");
+    g_autofree char *unavail = g_strdup_printf("unavailable: %s", hapvm_json_string(s, "lines_unavailable_reason") ?: "no line index");
+    g_autofree char *dens = g_strdup_printf("HAP-L x %s bugs per 1,000 lines", F3(hapvm_json_double(m, "density_per_line") * 1000));
 
     fputs("<h2>Scores</h2>\n<div class=\"cards\" id=\"scores\">\n", out);
     score_card(out, "hap_f", "HAP-F", s, "unique functions, task context, steady window");
@@ -396,10 +339,10 @@ scores_section(FILE *out, JsonObject *r)
             "Contexts (steady window): task %" G_GINT64_FORMAT ", softirq %" G_GINT64_FORMAT ", hardirq %"
             G_GINT64_FORMAT ", nmi %" G_GINT64_FORMAT ", interrupt-only %" G_GINT64_FORMAT
             " (not in HAP-F), any %" G_GINT64_FORMAT ".<br>\nRule: ",
-            num(s, "startup_functions"), num(s, "steady_new_functions"), num(s, "functions_without_lines"),
-            num(s, "unresolved_addresses"), num(c, "task"), num(c, "softirq"), num(c, "hardirq"), num(c, "nmi"),
-            num(c, "interrupt_only"), num(c, "any"));
-    esc(out, str(m, "hap_f_rule"));
+            hapvm_json_int(s, "startup_functions"), hapvm_json_int(s, "steady_new_functions"), hapvm_json_int(s, "functions_without_lines"),
+            hapvm_json_int(s, "unresolved_addresses"), hapvm_json_int(c, "task"), hapvm_json_int(c, "softirq"), hapvm_json_int(c, "hardirq"), hapvm_json_int(c, "nmi"),
+            hapvm_json_int(c, "interrupt_only"), hapvm_json_int(c, "any"));
+    esc(out, hapvm_json_string(m, "hap_f_rule"));
     fputs(".</p>\n", out);
 }
 
@@ -408,12 +351,12 @@ scores_section(FILE *out, JsonObject *r)
 static void
 curve_chart(FILE *out, JsonObject *r)
 {
-    JsonArray *curve = arr(r, "curve");
-    JsonObject *timing = obj(r, "timing");
+    JsonArray *curve = hapvm_json_array(r, "curve");
+    JsonObject *timing = hapvm_json_object(r, "timing");
     guint n = curve ? json_array_get_length(curve) : 0;
     const double W = 1100, H = 340, L = 70, R = 20, T = 30, B = 45;
     double pw = W - L - R, ph = H - T - B;
-    double xmax = dbl(timing, "elapsed_s"), ymax = 0, steady = dbl(timing, "steady_start_s");
+    double xmax = hapvm_json_double(timing, "elapsed_s"), ymax = 0, steady = hapvm_json_double(timing, "steady_start_s");
     char b1[G_ASCII_DTOSTR_BUF_SIZE], b2[G_ASCII_DTOSTR_BUF_SIZE];
 
     fputs("<h2>Discovery curve</h2>\n", out);
@@ -446,7 +389,7 @@ curve_chart(FILE *out, JsonObject *r)
     fprintf(out, "<rect class=\"steady\" x=\"%s\" y=\"%.0f\" width=\"%s\" height=\"%.0f\" fill=\"#e3f0f9\">"
             "<title>steady window: %s to %s s</title></rect>\n"
             "<text x=\"%s\" y=\"%.0f\" text-anchor=\"middle\">steady window</text>\n",
-            F1(X(steady)), T, F1(X(xmax) - X(steady)), ph, F1(steady), F1(dbl(timing, "elapsed_s")),
+            F1(X(steady)), T, F1(X(xmax) - X(steady)), ph, F1(steady), F1(hapvm_json_double(timing, "elapsed_s")),
             F1((X(steady) + X(xmax)) / 2), T - 8);
     for (double v = 0; v <= ytop + ys / 2; v += ys)
         fprintf(out, "<line class=\"grid\" x1=\"%.0f\" x2=\"%.0f\" y1=\"%s\" y2=\"%s\"/>"
@@ -504,16 +447,16 @@ bar_cmp(gconstpointer a, gconstpointer b)
 static void
 tally_chart(FILE *out, JsonObject *r, const char *member, const char *title, gboolean sort)
 {
-    JsonObject *o = obj(r, member);
+    JsonObject *o = hapvm_json_object(r, member);
     g_autoptr(GList) names = o ? json_object_get_members(o) : NULL;
     g_autoptr(GArray) bars = g_array_new(FALSE, TRUE, sizeof(Bar));
     gint64 max = 0;
 
     fprintf(out, "<h2>%s</h2>\n", title);
     for (GList *l = names; l; l = l->next) {
-        JsonObject *t = obj(o, l->data);
+        JsonObject *t = hapvm_json_object(o, l->data);
         gboolean irq = g_str_equal(l->data, "interrupt-context");
-        Bar b = { l->data, num(t, "hap_f"), num(t, "hap_l"), has_num(t, "hap_l"),
+        Bar b = { l->data, hapvm_json_int(t, "hap_f"), hapvm_json_int(t, "hap_l"), hapvm_json_is_number(t, "hap_l"),
                   g_str_equal(member, "roles") ? role_colour(l->data)
                   : g_str_has_prefix(l->data, "module:") ? "#009E73" : "#0072B2",
                   irq ? " (interrupt context only: not in HAP-F)" : "" };
@@ -560,7 +503,7 @@ tally_chart(FILE *out, JsonObject *r, const char *member, const char *title, gbo
 static void
 syscalls_table(FILE *out, JsonObject *r)
 {
-    JsonArray *a = arr(r, "syscalls");
+    JsonArray *a = hapvm_json_array(r, "syscalls");
     guint n = a ? json_array_get_length(a) : 0;
     g_autofree guint *order = g_new(guint, n + 1);
     gint64 total = 0;
@@ -572,12 +515,12 @@ syscalls_table(FILE *out, JsonObject *r)
     }
     for (guint i = 0; i < n; i++) {
         order[i] = i;
-        total += num(elem_obj(a, i), "count");
+        total += hapvm_json_int(elem_obj(a, i), "count");
     }
     /* By count, most first (insertion sort: tens of entries). */
     for (guint i = 1; i < n; i++)
-        for (guint j = i; j > 0 && num(elem_obj(a, order[j]), "count") >
-                                       num(elem_obj(a, order[j - 1]), "count"); j--) {
+        for (guint j = i; j > 0 && hapvm_json_int(elem_obj(a, order[j]), "count") >
+                                       hapvm_json_int(elem_obj(a, order[j - 1]), "count"); j--) {
             guint t = order[j];
             order[j] = order[j - 1];
             order[j - 1] = t;
@@ -587,17 +530,17 @@ syscalls_table(FILE *out, JsonObject *r)
             "<th class=\"r\">count</th><th class=\"r\">share</th><th>by role</th></tr></thead><tbody>\n", n, total);
     for (guint k = 0; k < n; k++) {
         JsonObject *e = elem_obj(a, order[k]);
-        JsonObject *roles = obj(e, "roles");
+        JsonObject *roles = hapvm_json_object(e, "roles");
         g_autoptr(GList) names = roles ? json_object_get_members(roles) : NULL;
-        gint64 c = num(e, "count");
+        gint64 c = hapvm_json_int(e, "count");
         double share = total ? 100.0 * c / total : 0;
         fprintf(out, "<tr data-nr=\"%" G_GINT64_FORMAT "\" data-count=\"%" G_GINT64_FORMAT "\"><td class=\"r\">%"
                 G_GINT64_FORMAT "</td><td>%s</td><td class=\"r\">%" G_GINT64_FORMAT "</td><td class=\"r\">%s%%"
-                " <span class=\"share\" style=\"width:%spx\"></span></td><td>", num(e, "nr"), c, num(e, "nr"),
-                hapvm_syscall_name(num(e, "nr")) ?: "?", c, F1(share), F1(share));
+                " <span class=\"share\" style=\"width:%spx\"></span></td><td>", hapvm_json_int(e, "nr"), c, hapvm_json_int(e, "nr"),
+                hapvm_syscall_name(hapvm_json_int(e, "nr")) ?: "?", c, F1(share), F1(share));
         for (GList *l = names; l; l = l->next) {
             esc(out, l->data);
-            fprintf(out, " %" G_GINT64_FORMAT "%s", num(roles, l->data), l->next ? ", " : "");
+            fprintf(out, " %" G_GINT64_FORMAT "%s", hapvm_json_int(roles, l->data), l->next ? ", " : "");
         }
         fputs("</td></tr>\n", out);
     }
@@ -610,7 +553,7 @@ entries_table(FILE *out, JsonObject *ep, const char *member, const char *title, 
 {
     JsonNode *node = json_object_get_member(ep, member);
     g_autofree char *tot = g_strdup_printf("%s_total", member);
-    gint64 total = num(ep, tot);
+    gint64 total = hapvm_json_int(ep, tot);
 
     fprintf(out, "<h3>%s</h3>\n", title);
     if (!node || !JSON_NODE_HOLDS_ARRAY(node)) {
@@ -626,7 +569,7 @@ entries_table(FILE *out, JsonObject *ep, const char *member, const char *title, 
     fprintf(out, "<th class=\"r\">count</th><th class=\"r\">share</th></tr></thead><tbody>\n");
     for (guint i = 0; i < json_array_get_length(a); i++) {
         JsonObject *e = elem_obj(a, i);
-        double share = total ? 100.0 * num(e, "count") / total : 0;
+        double share = total ? 100.0 * hapvm_json_int(e, "count") / total : 0;
         fputs("<tr>", out);
         for (const char *const *c = cols; *c; c++) {
             JsonNode *v = e ? json_object_get_member(e, *c) : NULL;
@@ -635,7 +578,7 @@ entries_table(FILE *out, JsonObject *ep, const char *member, const char *title, 
             fputs("</td>", out);
         }
         fprintf(out, "<td class=\"r\">%" G_GINT64_FORMAT "</td><td class=\"r\">%s%% <span class=\"share\" "
-                "style=\"width:%spx\"></span></td></tr>\n", num(e, "count"), F1(share), F1(share));
+                "style=\"width:%spx\"></span></td></tr>\n", hapvm_json_int(e, "count"), F1(share), F1(share));
     }
     fprintf(out, "</tbody><tfoot><tr><td colspan=\"%u\">total</td><td class=\"r\">%" G_GINT64_FORMAT
             "</td><td></td></tr></tfoot></table>\n", g_strv_length((char **)cols), total);
@@ -651,7 +594,7 @@ vm_section(FILE *out, JsonObject *vm)
     static const char *const mmio[] = { "gpa_page", "access", NULL };
     static const char *const msr[] = { "index", "access", NULL };
     static const char *const ue[] = { "name", "reason", "errno", NULL };
-    JsonObject *ep = obj(vm, "entry_points");
+    JsonObject *ep = hapvm_json_object(vm, "entry_points");
 
     fputs("<h3>Virtual machine</h3>\n", out);
     kv_list(out, vm, "vm", skip);
@@ -660,10 +603,10 @@ vm_section(FILE *out, JsonObject *vm)
         return;
     }
     fputs("<p>Source: ", out);
-    esc(out, str(ep, "source") ?: "KVM tracepoints of the vCPU threads");
+    esc(out, hapvm_json_string(ep, "source") ?: "KVM tracepoints of the vCPU threads");
     fprintf(out, ", over the whole window. Records from other roles %" G_GINT64_FORMAT ", short records %" G_GINT64_FORMAT
-            ", missing tracepoints: ", num(ep, "records_from_other_roles"), num(ep, "short_records"));
-    JsonArray *miss = arr(ep, "missing_events");
+            ", missing tracepoints: ", hapvm_json_int(ep, "records_from_other_roles"), hapvm_json_int(ep, "short_records"));
+    JsonArray *miss = hapvm_json_array(ep, "missing_events");
     for (guint i = 0; miss && i < json_array_get_length(miss); i++) {
         JsonNode *e = json_array_get_element(miss, i);
         esc(out, JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_STRING ? json_node_get_string(e)
@@ -682,7 +625,7 @@ vm_section(FILE *out, JsonObject *vm)
 static void
 strv_cell(FILE *out, JsonObject *o, const char *name)
 {
-    JsonArray *a = arr(o, name);
+    JsonArray *a = hapvm_json_array(o, name);
 
     fputs("<td>", out);
     for (guint i = 0; a && i < json_array_get_length(a); i++) {
@@ -697,12 +640,12 @@ strv_cell(FILE *out, JsonObject *o, const char *name)
 static void
 functions_table(FILE *out, JsonObject *r)
 {
-    JsonArray *a = arr(r, "functions");
+    JsonArray *a = hapvm_json_array(r, "functions");
     guint n = a ? json_array_get_length(a) : 0, in_f = 0;
     char b[G_ASCII_DTOSTR_BUF_SIZE];
 
     for (guint i = 0; i < n; i++)
-        in_f += boolean(elem_obj(a, i), "hap_f");
+        in_f += hapvm_json_boolean(elem_obj(a, i), "hap_f");
     fprintf(out, "<h2>Functions</h2>\n<details id=\"functions\" data-count=\"%u\"><summary>All %u functions recorded"
             " (%u in HAP-F; the others are greyed: warm-up only or interrupt context only). Click a column header"
             " to sort.</summary>\n<table class=\"sortable\"><thead><tr><th>name</th><th>module</th><th>subsystem</th>"
@@ -711,25 +654,25 @@ functions_table(FILE *out, JsonObject *r)
             n, n, in_f);
     for (guint i = 0; i < n; i++) {
         JsonObject *f = elem_obj(a, i);
-        gboolean hf = boolean(f, "hap_f");
+        gboolean hf = hapvm_json_boolean(f, "hap_f");
         fputs(hf ? "<tr><td>" : "<tr class=\"muted\"><td>", out);
-        esc(out, str(f, "name"));
+        esc(out, hapvm_json_string(f, "name"));
         fputs("</td><td>", out);
-        esc(out, str(f, "module") ?: "vmlinux");
+        esc(out, hapvm_json_string(f, "module") ?: "vmlinux");
         fputs("</td><td>", out);
-        esc(out, str(f, "subsystem"));
+        esc(out, hapvm_json_string(f, "subsystem"));
         fputs("</td><td>", out);
-        esc(out, str(f, "file"));
+        esc(out, hapvm_json_string(f, "file"));
         fputs("</td><td class=\"r\">", out);
-        if (has_num(f, "lines"))
-            fprintf(out, "%" G_GINT64_FORMAT, num(f, "lines"));
+        if (hapvm_json_is_number(f, "lines"))
+            fprintf(out, "%" G_GINT64_FORMAT, hapvm_json_int(f, "lines"));
         fputs("</td>", out);
         strv_cell(out, f, "roles");
         strv_cell(out, f, "contexts");
         fprintf(out, "<td class=\"r\">%s</td><td class=\"r\">%" G_GINT64_FORMAT "</td><td>%s</td><td>%s</td><td>",
-                fmt(b, "%.3f", dbl(f, "first_seen_s")), num(f, "count"), hf ? "yes" : "no",
-                boolean(f, "startup") ? "yes" : "no");
-        esc(out, str(f, "address"));
+                fmt(b, "%.3f", hapvm_json_double(f, "first_seen_s")), hapvm_json_int(f, "count"), hf ? "yes" : "no",
+                hapvm_json_boolean(f, "startup") ? "yes" : "no");
+        esc(out, hapvm_json_string(f, "address"));
         fputs("</td></tr>\n", out);
     }
     fputs("</tbody></table>\n</details>\n", out);
@@ -738,7 +681,7 @@ functions_table(FILE *out, JsonObject *r)
 static void
 tasks_table(FILE *out, JsonObject *target)
 {
-    JsonArray *a = arr(target, "tasks");
+    JsonArray *a = hapvm_json_array(target, "tasks");
     guint n = a ? json_array_get_length(a) : 0;
 
     fprintf(out, "<details id=\"tasks\"><summary>%u task%s measured</summary>\n<table class=\"sortable\"><thead><tr>"
@@ -746,11 +689,11 @@ tasks_table(FILE *out, JsonObject *target)
             n == 1 ? "" : "s");
     for (guint i = 0; i < n; i++) {
         JsonObject *t = elem_obj(a, i);
-        fprintf(out, "<tr><td class=\"r\">%" G_GINT64_FORMAT "</td><td>", num(t, "tid"));
-        esc(out, str(t, "role"));
+        fprintf(out, "<tr><td class=\"r\">%" G_GINT64_FORMAT "</td><td>", hapvm_json_int(t, "tid"));
+        esc(out, hapvm_json_string(t, "role"));
         fputs("</td><td>", out);
-        esc(out, str(t, "comm"));
-        fprintf(out, "</td><td>%s</td></tr>\n", boolean(t, "from_fork") ? "yes" : "no");
+        esc(out, hapvm_json_string(t, "comm"));
+        fprintf(out, "</td><td>%s</td></tr>\n", hapvm_json_boolean(t, "from_fork") ? "yes" : "no");
     }
     fputs("</tbody></table>\n</details>\n", out);
 }
@@ -759,18 +702,18 @@ static void
 write_one(FILE *out, JsonObject *r, const char *file)
 {
     static const char *const no_labels[] = { "labels", NULL };
-    JsonObject *target = obj(r, "target");
-    JsonObject *kernel = obj(r, "kernel");
-    JsonObject *timing = obj(r, "timing");
-    JsonObject *vm = obj(r, "vm");
-    JsonObject *coll = obj(r, "collector");
-    g_autofree char *title = g_strdup_printf("hapvm: %s ", str(target, "kind") ?: "?");
+    JsonObject *target = hapvm_json_object(r, "target");
+    JsonObject *kernel = hapvm_json_object(r, "kernel");
+    JsonObject *timing = hapvm_json_object(r, "timing");
+    JsonObject *vm = hapvm_json_object(r, "vm");
+    JsonObject *coll = hapvm_json_object(r, "collector");
+    g_autofree char *title = g_strdup_printf("hapvm: %s ", hapvm_json_string(target, "kind") ?: "?");
 
-    page_begin(out, title, str(target, "name"));
+    page_begin(out, title, hapvm_json_string(target, "name"));
     fputs("<h1>Horizontal attack profile of ", out);
-    esc(out, str(target, "kind"));
+    esc(out, hapvm_json_string(target, "kind"));
     fputs(" <code id=\"target\">", out);
-    esc(out, str(target, "name"));
+    esc(out, hapvm_json_string(target, "name"));
     fputs("</code></h1>\n<p class=\"sub\">", out);
     if (file) {
         fputs("Result <code>", out);
@@ -778,43 +721,43 @@ write_one(FILE *out, JsonObject *r, const char *file)
         fputs("</code>, ", out);
     }
     fputs("hapvm ", out);
-    esc(out, str(r, "hapvm_version"));
-    fprintf(out, ", schema version %" G_GINT64_FORMAT ".</p>\n", num(r, "version"));
+    esc(out, hapvm_json_string(r, "hapvm_version"));
+    fprintf(out, ", schema version %" G_GINT64_FORMAT ".</p>\n", hapvm_json_int(r, "version"));
     loss_banner(out, r);
-    if (vm && str(vm, "note")) {
+    if (vm && hapvm_json_string(vm, "note")) {
         fputs("<div class=\"banner warn\" id=\"vm-note\">", out);
-        esc(out, str(vm, "note"));
+        esc(out, hapvm_json_string(vm, "note"));
         fputs("</div>\n", out);
     }
-    if (coll && boolean(coll, "partial")) {
+    if (coll && hapvm_json_boolean(coll, "partial")) {
         fputs("<div class=\"banner warn\" id=\"partial\">Partial window: ", out);
-        esc(out, str(coll, "partial_reason") ?: "the window did not reach its end condition");
+        esc(out, hapvm_json_string(coll, "partial_reason") ?: "the window did not reach its end condition");
         fputs("</div>\n", out);
     }
-    if (g_strcmp0(str(timing, "end_reason"), "interrupted") == 0)
+    if (g_strcmp0(hapvm_json_string(timing, "end_reason"), "interrupted") == 0)
         fputs("<div class=\"banner warn\" id=\"interrupted\">The measurement was interrupted.</div>\n", out);
 
     fputs("<dl class=\"kv\" id=\"header\">\n<dt>kernel</dt><dd>", out);
-    esc(out, str(kernel, "release"));
+    esc(out, hapvm_json_string(kernel, "release"));
     fputs("</dd>\n<dt>build-id</dt><dd><code>", out);
-    esc(out, str(kernel, "build_id"));
+    esc(out, hapvm_json_string(kernel, "build_id"));
     fputs("</code></dd>\n<dt>started</dt><dd>", out);
-    esc(out, str(timing, "started"));
-    fprintf(out, "</dd>\n<dt>window</dt><dd>%s s, warm-up %s s, ended: ", F1(dbl(timing, "elapsed_s")),
-            F1(dbl(timing, "steady_start_s")));
-    esc(out, str(timing, "end_reason"));
+    esc(out, hapvm_json_string(timing, "started"));
+    fprintf(out, "</dd>\n<dt>window</dt><dd>%s s, warm-up %s s, ended: ", F1(hapvm_json_double(timing, "elapsed_s")),
+            F1(hapvm_json_double(timing, "steady_start_s")));
+    esc(out, hapvm_json_string(timing, "end_reason"));
     fputs("</dd>\n</dl>\n", out);
     tasks_table(out, target);
     fputs("<details id=\"method\"><summary>Method and timing</summary>\n", out);
-    kv_list(out, obj(r, "method"), "method-kv", NULL);
+    kv_list(out, hapvm_json_object(r, "method"), "method-kv", NULL);
     kv_list(out, timing, "timing-kv", NULL);
-    kv_list(out, obj(r, "loss"), "loss-kv", NULL);
-    kv_list(out, obj(r, "events"), "events-kv", NULL);
+    kv_list(out, hapvm_json_object(r, "loss"), "loss-kv", NULL);
+    kv_list(out, hapvm_json_object(r, "events"), "events-kv", NULL);
     fputs("</details>\n", out);
     if (coll) {
         fputs("<details id=\"collector\" open><summary>Collector (hapvmd)</summary>\n", out);
         kv_list(out, coll, "collector-kv", no_labels);
-        kv_list(out, obj(coll, "labels"), "labels-kv", NULL);
+        kv_list(out, hapvm_json_object(coll, "labels"), "labels-kv", NULL);
         fputs("</details>\n", out);
     }
 
@@ -849,11 +792,11 @@ item_clear(Item *it)
 static char *
 runtime_of(JsonObject *r)
 {
-    const char *rt = str(obj(obj(r, "collector"), "labels"), "runtime");
+    const char *rt = hapvm_json_string(hapvm_json_object(hapvm_json_object(r, "collector"), "labels"), "runtime");
 
     if (rt)
         return g_strdup(rt);
-    return g_strdup_printf("%s %s", str(obj(r, "target"), "kind") ?: "?", str(obj(r, "target"), "name") ?: "?");
+    return g_strdup_printf("%s %s", hapvm_json_string(hapvm_json_object(r, "target"), "kind") ?: "?", hapvm_json_string(hapvm_json_object(r, "target"), "name") ?: "?");
 }
 
 /* Vertical bars grouped by workload, one per result, like the published
@@ -868,7 +811,7 @@ grouped_chart(FILE *out, Item *items, guint n, GPtrArray *groups, GPtrArray *run
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
     for (guint i = 0; i < n; i++)
-        max = MAX(max, dbl(obj(items[i].r, "scores"), score));
+        max = MAX(max, hapvm_json_double(hapvm_json_object(items[i].r, "scores"), score));
     double ys = nice_step(max, 6);
     double ytop = axis_top(max, ys);
 #define Y(v) (T + legend + ph - (v) / ytop * ph)
@@ -900,12 +843,12 @@ grouped_chart(FILE *out, Item *items, guint n, GPtrArray *groups, GPtrArray *run
         for (guint i = 0; i < n; i++) {
             if (g_strcmp0(items[i].workload, groups->pdata[g]) != 0)
                 continue;
-            JsonObject *s = obj(items[i].r, "scores");
+            JsonObject *s = hapvm_json_object(items[i].r, "scores");
             guint k = 0;
             while (k < runtimes->len && g_strcmp0(runtimes->pdata[k], items[i].runtime) != 0)
                 k++;
-            gboolean has = has_num(s, score);
-            double v = dbl(s, score), x = x0 + bw * j++;
+            gboolean has = hapvm_json_is_number(s, score);
+            double v = hapvm_json_double(s, score), x = x0 + bw * j++;
             const char *shown = g_str_equal(score, "hap") ? fmt(buf, "%.2f", v) : fmt(buf, "%.0f", v);
             fprintf(out, "<g class=\"bar\" data-chart=\"%s\" data-index=\"%u\" data-file=\"", id, i);
             esc(out, items[i].file);
@@ -952,7 +895,7 @@ union_keys(Item *items, guint n, const char *member)
     GPtrArray *keys = g_ptr_array_new();
 
     for (guint i = 0; i < n; i++) {
-        JsonObject *o = obj(items[i].r, member);
+        JsonObject *o = hapvm_json_object(items[i].r, member);
         g_autoptr(GList) names = o ? json_object_get_members(o) : NULL;
         for (GList *l = names; l; l = l->next)
             if (g_hash_table_add(seen, l->data))
@@ -965,7 +908,7 @@ union_keys(Item *items, guint n, const char *member)
 static void
 compare_table(FILE *out, Item *items, guint n)
 {
-    const char *first_id = str(obj(items[0].r, "kernel"), "build_id");
+    const char *first_id = hapvm_json_string(hapvm_json_object(items[0].r, "kernel"), "build_id");
 
     fputs("<h2>Side by side</h2>\n<table id=\"compare\"><thead><tr><th></th>", out);
     for (guint i = 0; i < n; i++) {
@@ -988,32 +931,32 @@ compare_table(FILE *out, Item *items, guint n)
 #define TD_NUM(o, k)                                                                            \
     do {                                                                                        \
         fputs("<td class=\"r\">", out);                                                         \
-        if (has_num((o), (k)))                                                                  \
+        if (hapvm_json_is_number((o), (k)))                                                                  \
             esc_value(out, json_object_get_member((o), (k)));                                   \
         else                                                                                    \
             fputs("-", out);                                                                    \
         fputs("</td>", out);                                                                    \
     } while (0)
-    ROW("target", "target", TD_STR(str(obj(r, "target"), "name")));
-    ROW("kind", "kind", TD_STR(str(obj(r, "target"), "kind")));
+    ROW("target", "target", TD_STR(hapvm_json_string(hapvm_json_object(r, "target"), "name")));
+    ROW("kind", "kind", TD_STR(hapvm_json_string(hapvm_json_object(r, "target"), "kind")));
     ROW("workload", "workload", TD_STR(items[i].workload));
     ROW("runtime", "runtime", TD_STR(items[i].runtime));
-    ROW("HAP-F", "hap_f", TD_NUM(obj(r, "scores"), "hap_f"));
-    ROW("HAP-L", "hap_l", TD_NUM(obj(r, "scores"), "hap_l"));
-    ROW("HAP", "hap", TD_NUM(obj(r, "scores"), "hap"));
-    ROW("nabla-compatible count", "nabla_f", TD_NUM(obj(r, "scores"), "nabla_f"));
-    ROW("startup functions", "startup_functions", TD_NUM(obj(r, "scores"), "startup_functions"));
-    ROW("new in steady state", "steady_new_functions", TD_NUM(obj(r, "scores"), "steady_new_functions"));
-    ROW("window s", "elapsed_s", fprintf(out, "<td class=\"r\">%s</td>", F1(dbl(obj(r, "timing"), "elapsed_s"))));
-    ROW("ended", "end_reason", TD_STR(str(obj(r, "timing"), "end_reason")));
+    ROW("HAP-F", "hap_f", TD_NUM(hapvm_json_object(r, "scores"), "hap_f"));
+    ROW("HAP-L", "hap_l", TD_NUM(hapvm_json_object(r, "scores"), "hap_l"));
+    ROW("HAP", "hap", TD_NUM(hapvm_json_object(r, "scores"), "hap"));
+    ROW("nabla-compatible count", "nabla_f", TD_NUM(hapvm_json_object(r, "scores"), "nabla_f"));
+    ROW("startup functions", "startup_functions", TD_NUM(hapvm_json_object(r, "scores"), "startup_functions"));
+    ROW("new in steady state", "steady_new_functions", TD_NUM(hapvm_json_object(r, "scores"), "steady_new_functions"));
+    ROW("window s", "elapsed_s", fprintf(out, "<td class=\"r\">%s</td>", F1(hapvm_json_double(hapvm_json_object(r, "timing"), "elapsed_s"))));
+    ROW("ended", "end_reason", TD_STR(hapvm_json_string(hapvm_json_object(r, "timing"), "end_reason")));
     ROW("events lost", "lost", {
         guint64 lost = hapvm_result_get_lost(r);
         fprintf(out, "<td class=\"r%s\">%" G_GUINT64_FORMAT "%s</td>", lost ? " flag" : "", lost,
                 lost ? " INCOMPLETE" : "");
     });
-    ROW("kernel", "kernel", TD_STR(str(obj(r, "kernel"), "release")));
+    ROW("kernel", "kernel", TD_STR(hapvm_json_string(hapvm_json_object(r, "kernel"), "release")));
     ROW("build-id", "build_id", {
-        const char *b = str(obj(r, "kernel"), "build_id");
+        const char *b = hapvm_json_string(hapvm_json_object(r, "kernel"), "build_id");
         fprintf(out, "<td%s><code>", g_strcmp0(b, first_id) ? " class=\"flag\"" : "");
         esc_short(out, b, 12);
         fputs("</code></td>", out);
@@ -1030,7 +973,7 @@ compare_table(FILE *out, Item *items, guint n)
             fputs("</th>", out);
             for (guint i = 0; i < n; i++) {
                 fputs("<td class=\"r\">", out);
-                put_fl(out, obj(obj(items[i].r, member), keys->pdata[k]));
+                put_fl(out, hapvm_json_object(hapvm_json_object(items[i].r, member), keys->pdata[k]));
                 fputs("</td>", out);
             }
             fputs("</tr>\n", out);
@@ -1055,12 +998,12 @@ write_many(FILE *out, JsonObject *const *results, const char *const *files, guin
     for (guint i = 0; i < n; i++) {
         items[i].r = results[i];
         items[i].file = files && files[i] ? files[i] : NULL;
-        items[i].workload = str(obj(obj(results[i], "collector"), "labels"), "workload");
+        items[i].workload = hapvm_json_string(hapvm_json_object(hapvm_json_object(results[i], "collector"), "labels"), "workload");
         items[i].runtime = runtime_of(results[i]);
         labelled |= items[i].workload != NULL;
-        any_hap |= has_num(obj(results[i], "scores"), "hap");
+        any_hap |= hapvm_json_is_number(hapvm_json_object(results[i], "scores"), "hap");
         incomplete += hapvm_result_get_lost(results[i]) != 0;
-        if (g_strcmp0(str(obj(results[i], "kernel"), "build_id"), str(obj(results[0], "kernel"), "build_id")))
+        if (g_strcmp0(hapvm_json_string(hapvm_json_object(results[i], "kernel"), "build_id"), hapvm_json_string(hapvm_json_object(results[0], "kernel"), "build_id")))
             mixed = TRUE;
     }
     g_autofree char **fallback = g_new0(char *, n + 1);

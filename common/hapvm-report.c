@@ -4,6 +4,7 @@
  * and the text and CSV renderings are read back from it, so the three never
  * disagree.  Functions are identified across results by name and module
  * ("name [module]"), never by address: KASLR moves addresses between boots. */
+#include "hapvm-json.h"
 #include "hapvm-report.h"
 
 #include <math.h>
@@ -21,60 +22,12 @@ mem(JsonObject *o, const char *name)
     return o && json_object_has_member(o, name) ? json_object_get_member(o, name) : NULL;
 }
 
-static JsonObject *
-obj(JsonObject *o, const char *name)
-{
-    JsonNode *n = mem(o, name);
-
-    return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-}
-
-static JsonArray *
-arr(JsonObject *o, const char *name)
-{
-    JsonNode *n = mem(o, name);
-
-    return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
-}
-
-static const char *
-str(JsonObject *o, const char *name)
-{
-    JsonNode *n = mem(o, name);
-
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-               ? json_node_get_string(n) : NULL;
-}
-
 static gboolean
 is_num(JsonNode *n)
 {
     GType t = n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_value_type(n) : G_TYPE_INVALID;
 
     return t == G_TYPE_INT64 || t == G_TYPE_DOUBLE;
-}
-
-static gboolean
-has_num(JsonObject *o, const char *name)
-{
-    return is_num(mem(o, name));
-}
-
-static double
-num(JsonObject *o, const char *name)
-{
-    JsonNode *n = mem(o, name);
-
-    return is_num(n) ? json_node_get_double(n) : 0;
-}
-
-static gboolean
-boolean(JsonObject *o, const char *name)
-{
-    JsonNode *n = mem(o, name);
-
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
-           json_node_get_boolean(n);
 }
 
 static int
@@ -171,7 +124,7 @@ hapvm_function_set_name(HapvmFunctionSet set)
 static gboolean
 has_context(JsonObject *f, const char *ctx)
 {
-    JsonArray *c = arr(f, "contexts");
+    JsonArray *c = hapvm_json_array(f, "contexts");
 
     for (guint i = 0; c && i < json_array_get_length(c); i++)
         if (g_strcmp0(json_array_get_string_element(c, i), ctx) == 0)
@@ -184,7 +137,7 @@ in_set(JsonObject *f, HapvmFunctionSet set)
 {
     switch (set) {
     case HAPVM_FSET_HAP_F:
-        return boolean(f, "hap_f");
+        return hapvm_json_boolean(f, "hap_f");
     case HAPVM_FSET_INTERRUPT:
         return !has_context(f, "task");
     case HAPVM_FSET_ALL:
@@ -196,16 +149,16 @@ in_set(JsonObject *f, HapvmFunctionSet set)
 static char *
 function_key(JsonObject *f)
 {
-    const char *m = str(f, "module");
+    const char *m = hapvm_json_string(f, "module");
 
-    return m ? g_strdup_printf("%s [%s]", str(f, "name") ?: "?", m) : g_strdup(str(f, "name") ?: "?");
+    return m ? g_strdup_printf("%s [%s]", hapvm_json_string(f, "name") ?: "?", m) : g_strdup(hapvm_json_string(f, "name") ?: "?");
 }
 
 GHashTable *
 hapvm_report_function_set(JsonObject *r, HapvmFunctionSet set)
 {
     GHashTable *s = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    JsonArray *fa = arr(r, "functions");
+    JsonArray *fa = hapvm_json_array(r, "functions");
 
     for (guint i = 0; fa && i < json_array_get_length(fa); i++) {
         JsonObject *f = json_array_get_object_element(fa, i);
@@ -262,10 +215,10 @@ hapvm_report_incomparable(GPtrArray *inputs)
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
 
     for (guint m = 0; m < G_N_ELEMENTS(must_match); m++) {
-        const char *first = str(obj(INPUT(inputs, 0)->result, must_match[m].object), must_match[m].member);
+        const char *first = hapvm_json_string(hapvm_json_object(INPUT(inputs, 0)->result, must_match[m].object), must_match[m].member);
         gboolean differ = FALSE;
         for (guint i = 1; i < inputs->len; i++)
-            if (g_strcmp0(first, str(obj(INPUT(inputs, i)->result, must_match[m].object),
+            if (g_strcmp0(first, hapvm_json_string(hapvm_json_object(INPUT(inputs, i)->result, must_match[m].object),
                                      must_match[m].member)) != 0)
                 differ = TRUE;
         if (!differ)
@@ -276,7 +229,7 @@ hapvm_report_incomparable(GPtrArray *inputs)
         for (guint i = 0; i < inputs->len; i++) {
             HapvmReportInput *in = INPUT(inputs, i);
             g_string_append_printf(s, "%s %s (%s) \"%s\"", i ? "," : "", in->label, in->file,
-                                   str(obj(in->result, must_match[m].object), must_match[m].member) ?: "null");
+                                   hapvm_json_string(hapvm_json_object(in->result, must_match[m].object), must_match[m].member) ?: "null");
         }
         g_ptr_array_add(out, g_string_free(s, FALSE));
     }
@@ -373,7 +326,7 @@ set_stats(JsonBuilder *b, const char *name, const Stats *s)
 static double
 agg_runs(JsonObject *r)
 {
-    return num(obj(r, "aggregate"), "n");
+    return hapvm_json_double(hapvm_json_object(r, "aggregate"), "n");
 }
 
 /* Mean, over inputs, of object.member (absent counts as 0); NAN when any
@@ -384,14 +337,14 @@ stats_member(GPtrArray *inputs, const char *object, const char *sub, const char 
     g_autofree double *v = g_new0(double, inputs->len);
 
     for (guint i = 0; i < inputs->len; i++) {
-        JsonObject *o = obj(INPUT(inputs, i)->result, object);
+        JsonObject *o = hapvm_json_object(INPUT(inputs, i)->result, object);
         if (sub)
-            o = obj(o, sub);
-        if (!has_num(o, member) && null_if_missing) {
+            o = hapvm_json_object(o, sub);
+        if (!hapvm_json_is_number(o, member) && null_if_missing) {
             Stats s = { NAN, NAN, NAN, NAN, 0 };
             return s;
         }
-        v[i] = num(o, member);
+        v[i] = hapvm_json_double(o, member);
     }
     return stats_of(v, inputs->len);
 }
@@ -434,7 +387,7 @@ merge_counts(JsonBuilder *b, const char *name, GPtrArray *lists, guint runs, con
             } else {
                 g_string_free(k, TRUE);
             }
-            g_array_index(sums, double, GPOINTER_TO_UINT(idx)) += num(e, "count");
+            g_array_index(sums, double, GPOINTER_TO_UINT(idx)) += hapvm_json_double(e, "count");
         }
     }
     /* By mean count, descending, as the results sort theirs. */
@@ -481,7 +434,7 @@ static const struct {
 static void
 aggregate_vm(JsonBuilder *b, GPtrArray *inputs)
 {
-    JsonObject *vm0 = obj(INPUT(inputs, 0)->result, "vm");
+    JsonObject *vm0 = hapvm_json_object(INPUT(inputs, 0)->result, "vm");
     g_autoptr(GList) names = vm0 ? json_object_get_members(vm0) : NULL;
 
     if (!vm0)
@@ -504,13 +457,13 @@ aggregate_vm(JsonBuilder *b, GPtrArray *inputs)
         double total = 0;
         guint vms = 0;
         for (guint i = 0; i < inputs->len; i++) {
-            JsonObject *ep = obj(obj(INPUT(inputs, i)->result, "vm"), "entry_points");
+            JsonObject *ep = hapvm_json_object(hapvm_json_object(INPUT(inputs, i)->result, "vm"), "entry_points");
             if (!ep)
                 continue;
             vms++;
-            total += num(ep, tot);
-            if (arr(ep, entry_lists[k].name))
-                g_ptr_array_add(lists, arr(ep, entry_lists[k].name));
+            total += hapvm_json_double(ep, tot);
+            if (hapvm_json_array(ep, entry_lists[k].name))
+                g_ptr_array_add(lists, hapvm_json_array(ep, entry_lists[k].name));
         }
         set_number(b, tot, vms ? total / vms : 0);
         merge_counts(b, entry_lists[k].name, lists, MAX(vms, 1), entry_lists[k].keys);
@@ -526,7 +479,7 @@ aggregate_tallies(JsonBuilder *b, GPtrArray *inputs, const char *member, gboolea
     g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
 
     for (guint i = 0; i < inputs->len; i++)
-        add_members(names, obj(INPUT(inputs, i)->result, member));
+        add_members(names, hapvm_json_object(INPUT(inputs, i)->result, member));
     g_autoptr(GPtrArray) keys = sorted_keys(names);
     json_builder_set_member_name(b, member);
     json_builder_begin_object(b);
@@ -584,7 +537,7 @@ aggregate_functions(JsonBuilder *b, GPtrArray *inputs)
 
     for (guint i = 0; i < inputs->len; i++) {
         JsonObject *r = INPUT(inputs, i)->result;
-        JsonArray *fa = arr(r, "functions");
+        JsonArray *fa = hapvm_json_array(r, "functions");
         /* An aggregate as input counts as its runs. */
         guint w = agg_runs(r) > 0 ? (guint)agg_runs(r) : 1;
         for (guint j = 0; fa && j < json_array_get_length(fa); j++) {
@@ -594,19 +547,19 @@ aggregate_functions(JsonBuilder *b, GPtrArray *inputs)
             if (!a) {
                 a = g_new0(AggFunction, 1);
                 a->first = f;
-                a->first_seen = num(f, "first_seen_s");
+                a->first_seen = hapvm_json_double(f, "first_seen_s");
                 g_hash_table_insert(by_key, key, a);
                 g_ptr_array_add(order, a);
             } else {
                 g_free(key);
-                a->first_seen = MIN(a->first_seen, num(f, "first_seen_s"));
+                a->first_seen = MIN(a->first_seen, hapvm_json_double(f, "first_seen_s"));
             }
-            a->runs += has_num(f, "runs") ? (guint)num(f, "runs") : w;
-            a->hap_f_runs += has_num(f, "hap_f_runs") ? (guint)num(f, "hap_f_runs") : boolean(f, "hap_f") ? w : 0;
-            a->count += num(f, "count");
-            a->startup |= boolean(f, "startup");
-            a->roles |= mask_of(arr(f, "roles"), role_names, G_N_ELEMENTS(role_names));
-            a->contexts |= mask_of(arr(f, "contexts"), ctx_names, G_N_ELEMENTS(ctx_names));
+            a->runs += hapvm_json_is_number(f, "runs") ? (guint)hapvm_json_double(f, "runs") : w;
+            a->hap_f_runs += hapvm_json_is_number(f, "hap_f_runs") ? (guint)hapvm_json_double(f, "hap_f_runs") : hapvm_json_boolean(f, "hap_f") ? w : 0;
+            a->count += hapvm_json_double(f, "count");
+            a->startup |= hapvm_json_boolean(f, "startup");
+            a->roles |= mask_of(hapvm_json_array(f, "roles"), role_names, G_N_ELEMENTS(role_names));
+            a->contexts |= mask_of(hapvm_json_array(f, "contexts"), ctx_names, G_N_ELEMENTS(ctx_names));
         }
     }
     json_builder_set_member_name(b, "functions");
@@ -665,16 +618,16 @@ hapvm_aggregate_build(GPtrArray *inputs, gboolean force, GError **error)
     if (!hapvm_report_check_comparable(inputs, force, &forced, error))
         return NULL;
     for (guint i = 0; i < n; i++) {
-        if (obj(INPUT(inputs, i)->result, "aggregate")) {
+        if (hapvm_json_object(INPUT(inputs, i)->result, "aggregate")) {
             g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE,
                         "%s is already an aggregate: aggregate the runs themselves (mean and sd of means of "
                         "unequal groups would be wrong)", INPUT(inputs, i)->file);
             return NULL;
         }
-        JsonObject *s = obj(INPUT(inputs, i)->result, "scores");
-        if (!boolean(s, "lines_available") && lines) {
+        JsonObject *s = hapvm_json_object(INPUT(inputs, i)->result, "scores");
+        if (!hapvm_json_boolean(s, "lines_available") && lines) {
             lines = FALSE;
-            no_lines_reason = str(s, "lines_unavailable_reason");
+            no_lines_reason = hapvm_json_string(s, "lines_unavailable_reason");
         }
     }
     json_builder_begin_object(b);
@@ -688,8 +641,8 @@ hapvm_aggregate_build(GPtrArray *inputs, gboolean force, GError **error)
     /* target: the first run's kind and name; tasks differ per run. */
     json_builder_set_member_name(b, "target");
     json_builder_begin_object(b);
-    copy_member(b, obj(r0, "target"), "kind");
-    copy_member(b, obj(r0, "target"), "name");
+    copy_member(b, hapvm_json_object(r0, "target"), "kind");
+    copy_member(b, hapvm_json_object(r0, "target"), "name");
     json_builder_set_member_name(b, "tasks");
     json_builder_begin_array(b);
     json_builder_end_array(b);
@@ -699,7 +652,7 @@ hapvm_aggregate_build(GPtrArray *inputs, gboolean force, GError **error)
 
     json_builder_set_member_name(b, "timing");
     json_builder_begin_object(b);
-    copy_member(b, obj(r0, "timing"), "started");
+    copy_member(b, hapvm_json_object(r0, "timing"), "started");
     set_number(b, "elapsed_s", stats_member(inputs, "timing", NULL, "elapsed_s", FALSE).mean);
     set_number(b, "steady_start_s", stats_member(inputs, "timing", NULL, "steady_start_s", FALSE).mean);
     json_builder_set_member_name(b, "end_reason");
@@ -711,9 +664,9 @@ hapvm_aggregate_build(GPtrArray *inputs, gboolean force, GError **error)
                                                  "pages_with_unknown_loss", "bad_pages", "unread_entries" };
     gboolean complete = TRUE, accepted = FALSE;
     for (guint i = 0; i < n; i++) {
-        JsonObject *l = obj(INPUT(inputs, i)->result, "loss");
-        complete &= boolean(l, "complete");
-        accepted |= boolean(l, "accepted");
+        JsonObject *l = hapvm_json_object(INPUT(inputs, i)->result, "loss");
+        complete &= hapvm_json_boolean(l, "complete");
+        accepted |= hapvm_json_boolean(l, "accepted");
     }
     json_builder_set_member_name(b, "loss");
     json_builder_begin_object(b);
@@ -757,8 +710,8 @@ hapvm_aggregate_build(GPtrArray *inputs, gboolean force, GError **error)
 
     g_autoptr(GPtrArray) sys = g_ptr_array_new();
     for (guint i = 0; i < n; i++)
-        if (arr(INPUT(inputs, i)->result, "syscalls"))
-            g_ptr_array_add(sys, arr(INPUT(inputs, i)->result, "syscalls"));
+        if (hapvm_json_array(INPUT(inputs, i)->result, "syscalls"))
+            g_ptr_array_add(sys, hapvm_json_array(INPUT(inputs, i)->result, "syscalls"));
     static const char *const nr_key[] = { "nr", NULL };
     merge_counts(b, "syscalls", sys, n, nr_key);
     json_builder_set_member_name(b, "curve");
@@ -785,12 +738,12 @@ hapvm_aggregate_build(GPtrArray *inputs, gboolean force, GError **error)
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "file");
         json_builder_add_string_value(b, INPUT(inputs, i)->file);
-        copy_member(b, obj(r, "target"), "name");
-        copy_member(b, obj(r, "timing"), "started");
+        copy_member(b, hapvm_json_object(r, "target"), "name");
+        copy_member(b, hapvm_json_object(r, "timing"), "started");
         for (guint k = 0; k < 3; k++)
-            copy_member(b, obj(r, "scores"), score_members[k]);
+            copy_member(b, hapvm_json_object(r, "scores"), score_members[k]);
         json_builder_set_member_name(b, "complete");
-        json_builder_add_boolean_value(b, boolean(obj(r, "loss"), "complete"));
+        json_builder_add_boolean_value(b, hapvm_json_boolean(hapvm_json_object(r, "loss"), "complete"));
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -810,7 +763,7 @@ hapvm_aggregate_build(GPtrArray *inputs, gboolean force, GError **error)
     json_builder_begin_object(b);
     g_autoptr(GHashTable) roles = g_hash_table_new(g_str_hash, g_str_equal);
     for (guint i = 0; i < n; i++)
-        add_members(roles, obj(INPUT(inputs, i)->result, "roles"));
+        add_members(roles, hapvm_json_object(INPUT(inputs, i)->result, "roles"));
     g_autoptr(GPtrArray) rk = sorted_keys(roles);
     for (guint k = 0; k < rk->len; k++) {
         Stats f = stats_member(inputs, "roles", rk->pdata[k], "hap_f", FALSE);
@@ -843,54 +796,54 @@ stats_line(FILE *out, const char *label, JsonObject *s, const char *fmt)
     g_autofree char *f = g_strdup_printf("%%-24s %s ± %s (n %%u, min %s, max %s)\n", fmt, fmt, fmt, fmt);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    if (!has_num(s, "sd")) {
+    if (!hapvm_json_is_number(s, "sd")) {
         g_autofree char *f1 = g_strdup_printf("%%-24s %s (n %%u; sd needs two runs)\n", fmt);
-        fprintf(out, f1, label, num(s, "mean"), (guint)num(s, "n"));
+        fprintf(out, f1, label, hapvm_json_double(s, "mean"), (guint)hapvm_json_double(s, "n"));
         return;
     }
-    fprintf(out, f, label, num(s, "mean"), num(s, "sd"), (guint)num(s, "n"), num(s, "min"), num(s, "max"));
+    fprintf(out, f, label, hapvm_json_double(s, "mean"), hapvm_json_double(s, "sd"), (guint)hapvm_json_double(s, "n"), hapvm_json_double(s, "min"), hapvm_json_double(s, "max"));
 #pragma GCC diagnostic pop
 }
 
 void
 hapvm_aggregate_print_text(JsonObject *r, FILE *out)
 {
-    JsonObject *a = obj(r, "aggregate");
-    JsonObject *s = obj(a, "scores");
-    JsonObject *roles = obj(a, "roles");
+    JsonObject *a = hapvm_json_object(r, "aggregate");
+    JsonObject *s = hapvm_json_object(a, "scores");
+    JsonObject *roles = hapvm_json_object(a, "roles");
     g_autoptr(GList) names = roles ? json_object_get_members(roles) : NULL;
-    JsonArray *fa = arr(r, "functions");
-    guint uni = 0, all_runs = 0, n = (guint)num(a, "n");
+    JsonArray *fa = hapvm_json_array(r, "functions");
+    guint uni = 0, all_runs = 0, n = (guint)hapvm_json_double(a, "n");
 
     if (!a)
         return;
-    fprintf(out, "aggregate of %u runs of %s %s (mean ± sample sd)\n", n, str(obj(r, "target"), "kind") ?: "?",
-            str(obj(r, "target"), "name") ?: "?");
-    for (guint i = 0; i < json_array_get_length(arr(a, "forced")); i++)
-        fprintf(out, "*** FORCED: %s ***\n", json_array_get_string_element(arr(a, "forced"), i));
-    stats_line(out, "HAP-F", obj(s, "hap_f"), "%.1f");
-    if (!obj(s, "hap_l"))
+    fprintf(out, "aggregate of %u runs of %s %s (mean ± sample sd)\n", n, hapvm_json_string(hapvm_json_object(r, "target"), "kind") ?: "?",
+            hapvm_json_string(hapvm_json_object(r, "target"), "name") ?: "?");
+    for (guint i = 0; i < json_array_get_length(hapvm_json_array(a, "forced")); i++)
+        fprintf(out, "*** FORCED: %s ***\n", json_array_get_string_element(hapvm_json_array(a, "forced"), i));
+    stats_line(out, "HAP-F", hapvm_json_object(s, "hap_f"), "%.1f");
+    if (!hapvm_json_object(s, "hap_l"))
         fprintf(out, "%-24s n/a (%s)\n%-24s n/a (needs HAP-L)\n", "HAP-L",
-                str(obj(r, "scores"), "lines_unavailable_reason") ?: "no lines", "HAP");
+                hapvm_json_string(hapvm_json_object(r, "scores"), "lines_unavailable_reason") ?: "no lines", "HAP");
     else {
-        stats_line(out, "HAP-L", obj(s, "hap_l"), "%.1f");
-        stats_line(out, "HAP", obj(s, "hap"), "%.3f");
+        stats_line(out, "HAP-L", hapvm_json_object(s, "hap_l"), "%.1f");
+        stats_line(out, "HAP", hapvm_json_object(s, "hap"), "%.3f");
     }
-    stats_line(out, "nabla_f", obj(s, "nabla_f"), "%.1f");
+    stats_line(out, "nabla_f", hapvm_json_object(s, "nabla_f"), "%.1f");
     for (GList *l = names; l; l = l->next) {
         g_autofree char *label = g_strdup_printf("%s HAP-F", (char *)l->data);
-        JsonObject *t = obj(roles, l->data);
-        stats_line(out, label, obj(t, "hap_f"), "%.1f");
-        if (obj(t, "hap_l")) {
+        JsonObject *t = hapvm_json_object(roles, l->data);
+        stats_line(out, label, hapvm_json_object(t, "hap_f"), "%.1f");
+        if (hapvm_json_object(t, "hap_l")) {
             g_autofree char *ll = g_strdup_printf("%s HAP-L", (char *)l->data);
-            stats_line(out, ll, obj(t, "hap_l"), "%.1f");
+            stats_line(out, ll, hapvm_json_object(t, "hap_l"), "%.1f");
         }
     }
     for (guint i = 0; fa && i < json_array_get_length(fa); i++) {
         JsonObject *f = json_array_get_object_element(fa, i);
-        if (num(f, "hap_f_runs") > 0)
+        if (hapvm_json_double(f, "hap_f_runs") > 0)
             uni++;
-        if (num(f, "hap_f_runs") >= n)
+        if (hapvm_json_double(f, "hap_f_runs") >= n)
             all_runs++;
     }
     fprintf(out, "union HAP-F set %u functions, %u in every run's HAP-F\n", uni, all_runs);
@@ -904,17 +857,17 @@ hapvm_aggregate_print_text(JsonObject *r, FILE *out)
 static void
 add_cell(JsonBuilder *b, JsonObject *holder, const char *member, JsonObject *stats)
 {
-    JsonObject *st = obj(stats, member);
+    JsonObject *st = hapvm_json_object(stats, member);
 
     if (st) {
         json_builder_begin_object(b);
-        set_number(b, "mean", num(st, "mean"));
-        set_number(b, "sd", has_num(st, "sd") ? num(st, "sd") : NAN);
+        set_number(b, "mean", hapvm_json_double(st, "mean"));
+        set_number(b, "sd", hapvm_json_is_number(st, "sd") ? hapvm_json_double(st, "sd") : NAN);
         json_builder_set_member_name(b, "n");
-        json_builder_add_int_value(b, (gint64)num(st, "n"));
+        json_builder_add_int_value(b, (gint64)hapvm_json_double(st, "n"));
         json_builder_end_object(b);
-    } else if (has_num(holder, member)) {
-        add_number(b, num(holder, member));
+    } else if (hapvm_json_is_number(holder, member)) {
+        add_number(b, hapvm_json_double(holder, member));
     } else {
         json_builder_add_null_value(b);
     }
@@ -928,11 +881,11 @@ metric_row(JsonBuilder *b, GPtrArray *inputs, const char *name, const char *obje
     json_builder_begin_array(b);
     for (guint i = 0; i < inputs->len; i++) {
         JsonObject *r = INPUT(inputs, i)->result;
-        JsonObject *o = obj(r, object);
-        JsonObject *st = stats_object ? obj(obj(r, "aggregate"), stats_object) : NULL;
+        JsonObject *o = hapvm_json_object(r, object);
+        JsonObject *st = stats_object ? hapvm_json_object(hapvm_json_object(r, "aggregate"), stats_object) : NULL;
         if (sub) {
-            o = obj(o, sub);
-            st = obj(st, sub);
+            o = hapvm_json_object(o, sub);
+            st = hapvm_json_object(st, sub);
         }
         add_cell(b, o, member, st);
     }
@@ -942,7 +895,7 @@ metric_row(JsonBuilder *b, GPtrArray *inputs, const char *name, const char *obje
 static gboolean
 lines_available(JsonObject *r)
 {
-    return boolean(obj(r, "scores"), "lines_available");
+    return hapvm_json_boolean(hapvm_json_object(r, "scores"), "lines_available");
 }
 
 /* The subsystems of results with and without lines are different buckets
@@ -957,16 +910,16 @@ subsystems_by_object(JsonBuilder *b, GPtrArray *inputs)
     for (guint i = 0; i < inputs->len; i++) {
         JsonObject *r = INPUT(inputs, i)->result;
         GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        JsonArray *fa = arr(r, "functions");
+        JsonArray *fa = hapvm_json_array(r, "functions");
         double runs = agg_runs(r);
         for (guint j = 0; fa && j < json_array_get_length(fa); j++) {
             JsonObject *f = json_array_get_object_element(fa, j);
             /* In an aggregate a function weighs the share of runs that had
              * it in HAP-F, which makes the sums the means of the runs' own. */
-            double w = runs > 0 ? num(f, "hap_f_runs") / runs : boolean(f, "hap_f");
+            double w = runs > 0 ? hapvm_json_double(f, "hap_f_runs") / runs : hapvm_json_boolean(f, "hap_f");
             if (w == 0)
                 continue;
-            char *key = str(f, "module") ? g_strdup_printf("module:%s", str(f, "module")) : g_strdup("vmlinux");
+            char *key = hapvm_json_string(f, "module") ? g_strdup_printf("module:%s", hapvm_json_string(f, "module")) : g_strdup("vmlinux");
             double *v = g_hash_table_lookup(t, key);
             if (!v) {
                 v = g_new0(double, 2);
@@ -976,7 +929,7 @@ subsystems_by_object(JsonBuilder *b, GPtrArray *inputs)
                 g_free(key);
             }
             v[0] += w;
-            v[1] += w * num(f, "lines");
+            v[1] += w * hapvm_json_double(f, "lines");
         }
         g_ptr_array_add(per, t);
     }
@@ -1011,7 +964,7 @@ tallies_rows(JsonBuilder *b, GPtrArray *inputs, const char *member, gboolean wit
     g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
 
     for (guint i = 0; i < inputs->len; i++)
-        add_members(names, obj(INPUT(inputs, i)->result, member));
+        add_members(names, hapvm_json_object(INPUT(inputs, i)->result, member));
     g_autoptr(GPtrArray) keys = sorted_keys(names);
     for (guint k = 0; k < keys->len; k++) {
         json_builder_set_member_name(b, keys->pdata[k]);
@@ -1036,7 +989,7 @@ entry_key(JsonObject *e, const char *key_member)
 static JsonArray *
 entry_list(JsonObject *r, const char *list)
 {
-    return g_str_equal(list, "syscalls") ? arr(r, "syscalls") : arr(obj(obj(r, "vm"), "entry_points"), list);
+    return g_str_equal(list, "syscalls") ? hapvm_json_array(r, "syscalls") : hapvm_json_array(hapvm_json_object(hapvm_json_object(r, "vm"), "entry_points"), list);
 }
 
 static int
@@ -1074,7 +1027,7 @@ entry_section(JsonBuilder *b, GPtrArray *inputs, const char *list, const char *k
             JsonArray *a = entry_list(INPUT(inputs, i)->result, list);
             double t = 0;
             for (guint j = 0; a && j < json_array_get_length(a); j++)
-                t += num(json_array_get_object_element(a, j), "count");
+                t += hapvm_json_double(json_array_get_object_element(a, j), "count");
             if (!a)
                 json_builder_add_null_value(b);
             else
@@ -1097,7 +1050,7 @@ entry_section(JsonBuilder *b, GPtrArray *inputs, const char *list, const char *k
                 JsonObject *e = json_array_get_object_element(a, j);
                 g_autofree char *key = entry_key(e, key_member);
                 if (g_str_equal(key, keys->pdata[k])) {
-                    c += num(e, "count");
+                    c += hapvm_json_double(e, "count");
                     found = TRUE;
                 }
             }
@@ -1209,25 +1162,25 @@ static GPtrArray *
 compare_notes(GPtrArray *inputs)
 {
     GPtrArray *notes = g_ptr_array_new_with_free_func(g_free);
-    JsonObject *m0 = obj(INPUT(inputs, 0)->result, "method");
+    JsonObject *m0 = hapvm_json_object(INPUT(inputs, 0)->result, "method");
     gboolean density = FALSE, low = FALSE, window = FALSE;
 
     for (guint i = 0; i < inputs->len; i++) {
         HapvmReportInput *in = INPUT(inputs, i);
-        JsonObject *m = obj(in->result, "method");
-        JsonObject *s = obj(in->result, "scores");
+        JsonObject *m = hapvm_json_object(in->result, "method");
+        JsonObject *s = hapvm_json_object(in->result, "scores");
         if (!lines_available(in->result))
             add_note(notes, "%s: HAP-L and HAP are n/a: %s", in->label,
-                     str(s, "lines_unavailable_reason") ?: "no line information");
-        if (!boolean(obj(in->result, "loss"), "complete"))
+                     hapvm_json_string(s, "lines_unavailable_reason") ?: "no line information");
+        if (!hapvm_json_boolean(hapvm_json_object(in->result, "loss"), "complete"))
             add_note(notes, "%s: incomplete: events were lost during the measurement (%" G_GUINT64_FORMAT
                      " lost), its sets may lack functions", in->label, hapvm_result_get_lost(in->result));
-        if (obj(in->result, "aggregate"))
+        if (hapvm_json_object(in->result, "aggregate"))
             add_note(notes, "%s: an aggregate of %u runs: scores are means (± sample sd), its function set is "
                      "the union of the runs'", in->label, (guint)agg_runs(in->result));
-        density |= num(m, "density_per_line") != num(m0, "density_per_line");
-        low |= boolean(m, "low_overhead") != boolean(m0, "low_overhead");
-        window |= num(m, "warmup_s") != num(m0, "warmup_s");
+        density |= hapvm_json_double(m, "density_per_line") != hapvm_json_double(m0, "density_per_line");
+        low |= hapvm_json_boolean(m, "low_overhead") != hapvm_json_boolean(m0, "low_overhead");
+        window |= hapvm_json_double(m, "warmup_s") != hapvm_json_double(m0, "warmup_s");
     }
     if (density)
         add_note(notes, "densities differ (method.density_per_line): HAP differs by that factor; compare HAP-L");
@@ -1275,19 +1228,19 @@ hapvm_compare_build(GPtrArray *inputs, const HapvmCompareOptions *opt, GError **
         json_builder_add_string_value(b, in->label);
         json_builder_set_member_name(b, "file");
         json_builder_add_string_value(b, in->file);
-        copy_member(b, obj(r, "target"), "kind");
-        copy_member(b, obj(r, "target"), "name");
+        copy_member(b, hapvm_json_object(r, "target"), "kind");
+        copy_member(b, hapvm_json_object(r, "target"), "name");
         json_builder_set_member_name(b, "vm_accel");
-        if (obj(r, "vm"))
-            json_builder_add_string_value(b, str(obj(r, "vm"), "accel") ?: "unknown");
+        if (hapvm_json_object(r, "vm"))
+            json_builder_add_string_value(b, hapvm_json_string(hapvm_json_object(r, "vm"), "accel") ?: "unknown");
         else
             json_builder_add_null_value(b);
-        copy_member(b, obj(r, "kernel"), "release");
-        copy_member(b, obj(r, "kernel"), "build_id");
+        copy_member(b, hapvm_json_object(r, "kernel"), "release");
+        copy_member(b, hapvm_json_object(r, "kernel"), "build_id");
         json_builder_set_member_name(b, "lines_available");
         json_builder_add_boolean_value(b, lines_available(r));
         json_builder_set_member_name(b, "complete");
-        json_builder_add_boolean_value(b, boolean(obj(r, "loss"), "complete"));
+        json_builder_add_boolean_value(b, hapvm_json_boolean(hapvm_json_object(r, "loss"), "complete"));
         json_builder_set_member_name(b, "runs");
         json_builder_add_int_value(b, agg_runs(r) > 0 ? (gint64)agg_runs(r) : 1);
         json_builder_end_object(b);
@@ -1368,10 +1321,10 @@ cell_text(JsonNode *c, gboolean na, const char *fmt)
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     if (JSON_NODE_HOLDS_OBJECT(c)) {
         JsonObject *o = json_node_get_object(c);
-        g_autofree char *m = g_strdup_printf(fmt, num(o, "mean"));
-        if (!has_num(o, "sd"))
+        g_autofree char *m = g_strdup_printf(fmt, hapvm_json_double(o, "mean"));
+        if (!hapvm_json_is_number(o, "sd"))
             return g_strdup_printf("%s (n 1)", m);
-        g_autofree char *s = g_strdup_printf(fmt, num(o, "sd"));
+        g_autofree char *s = g_strdup_printf(fmt, hapvm_json_double(o, "sd"));
         return g_strdup_printf("%s ± %s", m, s);
     }
     double v = json_node_get_double(c);
@@ -1384,12 +1337,12 @@ cell_text(JsonNode *c, gboolean na, const char *fmt)
 static void
 print_row(FILE *out, const char *label, JsonArray *cells, JsonObject *cmp, const char *fmt, gboolean lines_metric)
 {
-    JsonArray *inputs = arr(cmp, "inputs");
+    JsonArray *inputs = hapvm_json_array(cmp, "inputs");
 
     fprintf(out, "%-*s", LABEL_W, label);
     for (guint i = 0; cells && i < json_array_get_length(cells); i++) {
         JsonObject *in = json_array_get_object_element(inputs, i);
-        gboolean na = lines_metric && !boolean(in, "lines_available");
+        gboolean na = lines_metric && !hapvm_json_boolean(in, "lines_available");
         g_autofree char *t = cell_text(json_array_get_element(cells, i), na, fmt);
         fprintf(out, " %*s", CELL_W, t);
     }
@@ -1405,12 +1358,12 @@ print_tally_section(FILE *out, JsonObject *cmp, JsonObject *section, const char 
         return;
     fprintf(out, "%s\n", title);
     for (GList *l = names; l; l = l->next) {
-        JsonObject *t = obj(section, l->data);
+        JsonObject *t = hapvm_json_object(section, l->data);
         g_autofree char *lf = g_strdup_printf("  %s HAP-F", (char *)l->data);
         g_autofree char *ll = g_strdup_printf("  %s HAP-L", (char *)l->data);
-        print_row(out, lf, arr(t, "hap_f"), cmp, "%.1f", FALSE);
+        print_row(out, lf, hapvm_json_array(t, "hap_f"), cmp, "%.1f", FALSE);
         /* A HAP-L row only when some input has lines for it. */
-        JsonArray *hl = arr(t, "hap_l");
+        JsonArray *hl = hapvm_json_array(t, "hap_l");
         gboolean any = FALSE;
         for (guint i = 0; hl && i < json_array_get_length(hl); i++)
             any |= !JSON_NODE_HOLDS_NULL(json_array_get_element(hl, i));
@@ -1423,29 +1376,29 @@ static void
 print_entry_section(FILE *out, JsonObject *cmp, JsonObject *ep, const char *list, const char *title,
                     const char *key_prefix)
 {
-    JsonObject *s = obj(ep, list);
-    JsonObject *by = obj(s, "by_key");
+    JsonObject *s = hapvm_json_object(ep, list);
+    JsonObject *by = hapvm_json_object(s, "by_key");
     g_autoptr(GList) keys = by ? json_object_get_members(by) : NULL;
 
     if (!s)
         return;
     g_autofree char *d = g_strdup_printf("  %s distinct", title);
     g_autofree char *t = g_strdup_printf("  %s entered", title);
-    print_row(out, d, arr(s, "distinct"), cmp, "%.1f", FALSE);
-    print_row(out, t, arr(s, "total"), cmp, "%.1f", FALSE);
+    print_row(out, d, hapvm_json_array(s, "distinct"), cmp, "%.1f", FALSE);
+    print_row(out, t, hapvm_json_array(s, "total"), cmp, "%.1f", FALSE);
     for (GList *l = keys; l; l = l->next) {
         g_autofree char *label = g_strdup_printf("    %s%s", key_prefix, (char *)l->data);
-        print_row(out, label, arr(by, l->data), cmp, "%.1f", FALSE);
+        print_row(out, label, hapvm_json_array(by, l->data), cmp, "%.1f", FALSE);
     }
 }
 
 void
 hapvm_compare_print_text(JsonObject *cmp, FILE *out)
 {
-    JsonArray *inputs = arr(cmp, "inputs");
-    JsonArray *forced = arr(cmp, "forced");
-    JsonArray *notes = arr(cmp, "notes");
-    JsonObject *fn = obj(cmp, "functions");
+    JsonArray *inputs = hapvm_json_array(cmp, "inputs");
+    JsonArray *forced = hapvm_json_array(cmp, "forced");
+    JsonArray *notes = hapvm_json_array(cmp, "notes");
+    JsonObject *fn = hapvm_json_object(cmp, "functions");
     guint n = inputs ? json_array_get_length(inputs) : 0;
     guint nf = forced ? json_array_get_length(forced) : 0;
 
@@ -1456,57 +1409,57 @@ hapvm_compare_print_text(JsonObject *cmp, FILE *out)
     fprintf(out, "hapvm compare: %u results\n", n);
     for (guint i = 0; i < n; i++) {
         JsonObject *in = json_array_get_object_element(inputs, i);
-        g_autofree char *runs = num(in, "runs") > 1 ? g_strdup_printf(", aggregate of %u runs", (guint)num(in, "runs"))
+        g_autofree char *runs = hapvm_json_double(in, "runs") > 1 ? g_strdup_printf(", aggregate of %u runs", (guint)hapvm_json_double(in, "runs"))
                                                     : g_strdup("");
-        fprintf(out, "  %s = %s: %s %s%s%s, kernel %s (build-id %.12s)%s\n", str(in, "label"), str(in, "file"),
-                str(in, "kind") ?: "?", str(in, "name") ?: "?",
-                str(in, "vm_accel") && !g_str_equal(str(in, "vm_accel"), "kvm") ? " (not KVM-accelerated)" : "",
-                runs, str(in, "release") ?: "?", str(in, "build_id") ?: "?",
-                boolean(in, "complete") ? "" : ", INCOMPLETE");
+        fprintf(out, "  %s = %s: %s %s%s%s, kernel %s (build-id %.12s)%s\n", hapvm_json_string(in, "label"), hapvm_json_string(in, "file"),
+                hapvm_json_string(in, "kind") ?: "?", hapvm_json_string(in, "name") ?: "?",
+                hapvm_json_string(in, "vm_accel") && !g_str_equal(hapvm_json_string(in, "vm_accel"), "kvm") ? " (not KVM-accelerated)" : "",
+                runs, hapvm_json_string(in, "release") ?: "?", hapvm_json_string(in, "build_id") ?: "?",
+                hapvm_json_boolean(in, "complete") ? "" : ", INCOMPLETE");
     }
     fprintf(out, "\n%-*s", LABEL_W, "");
     for (guint i = 0; i < n; i++)
-        fprintf(out, " %*s", CELL_W, str(json_array_get_object_element(inputs, i), "label"));
+        fprintf(out, " %*s", CELL_W, hapvm_json_string(json_array_get_object_element(inputs, i), "label"));
     fprintf(out, "\n");
 
-    JsonObject *s = obj(cmp, "scores");
+    JsonObject *s = hapvm_json_object(cmp, "scores");
     fprintf(out, "scores\n");
-    print_row(out, "  HAP-F", arr(s, "hap_f"), cmp, "%.1f", FALSE);
-    print_row(out, "  HAP-L", arr(s, "hap_l"), cmp, "%.1f", TRUE);
-    print_row(out, "  HAP", arr(s, "hap"), cmp, "%.2f", TRUE);
-    print_row(out, "  nabla-compatible count", arr(s, "nabla_f"), cmp, "%.1f", FALSE);
-    print_row(out, "  startup functions", arr(s, "startup_functions"), cmp, "%.1f", FALSE);
-    print_row(out, "  new in steady state", arr(s, "steady_new_functions"), cmp, "%.1f", FALSE);
-    print_row(out, "  events lost", arr(s, "events_lost"), cmp, "%.1f", FALSE);
-    print_tally_section(out, cmp, obj(cmp, "roles"), "per role (interrupt-context: not in HAP-F)");
+    print_row(out, "  HAP-F", hapvm_json_array(s, "hap_f"), cmp, "%.1f", FALSE);
+    print_row(out, "  HAP-L", hapvm_json_array(s, "hap_l"), cmp, "%.1f", TRUE);
+    print_row(out, "  HAP", hapvm_json_array(s, "hap"), cmp, "%.2f", TRUE);
+    print_row(out, "  nabla-compatible count", hapvm_json_array(s, "nabla_f"), cmp, "%.1f", FALSE);
+    print_row(out, "  startup functions", hapvm_json_array(s, "startup_functions"), cmp, "%.1f", FALSE);
+    print_row(out, "  new in steady state", hapvm_json_array(s, "steady_new_functions"), cmp, "%.1f", FALSE);
+    print_row(out, "  events lost", hapvm_json_array(s, "events_lost"), cmp, "%.1f", FALSE);
+    print_tally_section(out, cmp, hapvm_json_object(cmp, "roles"), "per role (interrupt-context: not in HAP-F)");
 
-    JsonObject *c = obj(cmp, "contexts");
+    JsonObject *c = hapvm_json_object(cmp, "contexts");
     fprintf(out, "per context class (functions, steady window)\n");
     static const char *const ctx[][2] = { { "task", "  task" }, { "softirq", "  softirq" },
                                           { "hardirq", "  hardirq" }, { "nmi", "  nmi" },
                                           { "interrupt_only", "  interrupt only (not HAP-F)" },
                                           { "any", "  any" } };
     for (guint k = 0; k < G_N_ELEMENTS(ctx); k++)
-        print_row(out, ctx[k][1], arr(c, ctx[k][0]), cmp, "%.1f", FALSE);
+        print_row(out, ctx[k][1], hapvm_json_array(c, ctx[k][0]), cmp, "%.1f", FALSE);
 
-    JsonObject *sub = obj(cmp, "subsystems");
-    gboolean by_object = g_strcmp0(str(sub, "granularity"), "object") == 0;
-    print_tally_section(out, cmp, obj(sub, "buckets"),
+    JsonObject *sub = hapvm_json_object(cmp, "subsystems");
+    gboolean by_object = g_strcmp0(hapvm_json_string(sub, "granularity"), "object") == 0;
+    print_tally_section(out, cmp, hapvm_json_object(sub, "buckets"),
                         by_object ? "per subsystem, by object (an input has no lines, so no source directories)"
                                   : "per subsystem");
 
-    JsonObject *ep = obj(cmp, "entry_points");
+    JsonObject *ep = hapvm_json_object(cmp, "entry_points");
     fprintf(out, "entry points (\"-\": the input has none of this kind)\n");
     print_entry_section(out, cmp, ep, "syscalls", "system calls", "nr ");
     print_entry_section(out, cmp, ep, "exits", "VM exits", "");
     print_entry_section(out, cmp, ep, "hypercalls", "hypercalls", "nr ");
 
-    fprintf(out, "function set (%s)\n", str(fn, "set"));
-    print_row(out, "  functions", arr(fn, "size"), cmp, "%.1f", FALSE);
-    print_row(out, "  only in this input", arr(fn, "unique"), cmp, "%.1f", FALSE);
-    fprintf(out, "%-*s %*" G_GINT64_FORMAT "\n", LABEL_W, "  in every input", CELL_W, (gint64)num(fn, "shared"));
-    fprintf(out, "%-*s %*" G_GINT64_FORMAT "\n", LABEL_W, "  in any input (union)", CELL_W, (gint64)num(fn, "union"));
-    JsonArray *jm = arr(fn, "jaccard");
+    fprintf(out, "function set (%s)\n", hapvm_json_string(fn, "set"));
+    print_row(out, "  functions", hapvm_json_array(fn, "size"), cmp, "%.1f", FALSE);
+    print_row(out, "  only in this input", hapvm_json_array(fn, "unique"), cmp, "%.1f", FALSE);
+    fprintf(out, "%-*s %*" G_GINT64_FORMAT "\n", LABEL_W, "  in every input", CELL_W, (gint64)hapvm_json_double(fn, "shared"));
+    fprintf(out, "%-*s %*" G_GINT64_FORMAT "\n", LABEL_W, "  in any input (union)", CELL_W, (gint64)hapvm_json_double(fn, "union"));
+    JsonArray *jm = hapvm_json_array(fn, "jaccard");
     if (n == 2) {
         fprintf(out, "%-*s %*.3f\n", LABEL_W, "  Jaccard (shared / union)", CELL_W,
                 json_array_get_double_element(json_array_get_array_element(jm, 0), 1));
@@ -1515,16 +1468,16 @@ hapvm_compare_print_text(JsonObject *cmp, FILE *out)
         for (guint i = 0; i < n; i++) {
             JsonArray *row = json_array_get_array_element(jm, i);
             fprintf(out, "%-*s", LABEL_W, "");
-            fprintf(out, "    %s", str(json_array_get_object_element(inputs, i), "label"));
+            fprintf(out, "    %s", hapvm_json_string(json_array_get_object_element(inputs, i), "label"));
             for (guint j = 0; j < n; j++)
                 fprintf(out, " %6.3f", json_array_get_double_element(row, j));
             fprintf(out, "\n");
         }
     }
-    JsonArray *only = arr(fn, "only");
+    JsonArray *only = hapvm_json_array(fn, "only");
     for (guint i = 0; only && i < json_array_get_length(only); i++) {
         JsonArray *names = json_array_get_array_element(only, i);
-        fprintf(out, "only in %s (%u):\n", str(json_array_get_object_element(inputs, i), "label"),
+        fprintf(out, "only in %s (%u):\n", hapvm_json_string(json_array_get_object_element(inputs, i), "label"),
                 json_array_get_length(names));
         for (guint k = 0; k < json_array_get_length(names); k++)
             fprintf(out, "  %s\n", json_array_get_string_element(names, k));
@@ -1575,15 +1528,15 @@ csv_cells(FILE *out, JsonArray *inputs, const char *section, const char *key, co
         g_autofree char *v = NULL, *sd = NULL;
         if (JSON_NODE_HOLDS_OBJECT(c)) {
             JsonObject *o = json_node_get_object(c);
-            v = num_text(num(o, "mean"));
-            sd = has_num(o, "sd") ? num_text(num(o, "sd")) : NULL;
+            v = num_text(hapvm_json_double(o, "mean"));
+            sd = hapvm_json_is_number(o, "sd") ? num_text(hapvm_json_double(o, "sd")) : NULL;
         } else if (is_num(c)) {
             v = num_text(json_node_get_double(c));
         }
         csv_field(out, section, FALSE);
         csv_field(out, key, FALSE);
         csv_field(out, metric, FALSE);
-        csv_field(out, str(json_array_get_object_element(inputs, i), "label"), FALSE);
+        csv_field(out, hapvm_json_string(json_array_get_object_element(inputs, i), "label"), FALSE);
         csv_field(out, v, FALSE);
         csv_field(out, sd, TRUE);
     }
@@ -1595,59 +1548,59 @@ csv_tallies(FILE *out, JsonArray *inputs, const char *section, JsonObject *o)
     g_autoptr(GList) names = o ? json_object_get_members(o) : NULL;
 
     for (GList *l = names; l; l = l->next) {
-        csv_cells(out, inputs, section, l->data, "hap_f", arr(obj(o, l->data), "hap_f"));
-        csv_cells(out, inputs, section, l->data, "hap_l", arr(obj(o, l->data), "hap_l"));
+        csv_cells(out, inputs, section, l->data, "hap_f", hapvm_json_array(hapvm_json_object(o, l->data), "hap_f"));
+        csv_cells(out, inputs, section, l->data, "hap_l", hapvm_json_array(hapvm_json_object(o, l->data), "hap_l"));
     }
 }
 
 void
 hapvm_compare_print_csv(JsonObject *cmp, FILE *out)
 {
-    JsonArray *in = arr(cmp, "inputs");
-    JsonObject *s = obj(cmp, "scores");
+    JsonArray *in = hapvm_json_array(cmp, "inputs");
+    JsonObject *s = hapvm_json_object(cmp, "scores");
     g_autoptr(GList) sm = s ? json_object_get_members(s) : NULL;
-    JsonObject *c = obj(cmp, "contexts");
+    JsonObject *c = hapvm_json_object(cmp, "contexts");
     g_autoptr(GList) cm = c ? json_object_get_members(c) : NULL;
-    JsonObject *ep = obj(cmp, "entry_points");
+    JsonObject *ep = hapvm_json_object(cmp, "entry_points");
     g_autoptr(GList) em = ep ? json_object_get_members(ep) : NULL;
-    JsonObject *fn = obj(cmp, "functions");
+    JsonObject *fn = hapvm_json_object(cmp, "functions");
 
     fprintf(out, "section,key,metric,input,value,sd\n");
     for (guint i = 0; i < json_array_get_length(in); i++) {
         JsonObject *o = json_array_get_object_element(in, i);
         csv_field(out, "input", FALSE);
-        csv_field(out, str(o, "file"), FALSE);
+        csv_field(out, hapvm_json_string(o, "file"), FALSE);
         csv_field(out, "file", FALSE);
-        csv_field(out, str(o, "label"), FALSE);
-        csv_field(out, str(o, "name"), FALSE);
+        csv_field(out, hapvm_json_string(o, "label"), FALSE);
+        csv_field(out, hapvm_json_string(o, "name"), FALSE);
         csv_field(out, NULL, TRUE);
     }
-    for (guint i = 0; i < json_array_get_length(arr(cmp, "forced")); i++) {
+    for (guint i = 0; i < json_array_get_length(hapvm_json_array(cmp, "forced")); i++) {
         csv_field(out, "forced", FALSE);
-        csv_field(out, json_array_get_string_element(arr(cmp, "forced"), i), FALSE);
+        csv_field(out, json_array_get_string_element(hapvm_json_array(cmp, "forced"), i), FALSE);
         fprintf(out, ",,,\n");
     }
     for (GList *l = sm; l; l = l->next)
-        csv_cells(out, in, "scores", l->data, "value", arr(s, l->data));
-    csv_tallies(out, in, "roles", obj(cmp, "roles"));
+        csv_cells(out, in, "scores", l->data, "value", hapvm_json_array(s, l->data));
+    csv_tallies(out, in, "roles", hapvm_json_object(cmp, "roles"));
     for (GList *l = cm; l; l = l->next)
-        csv_cells(out, in, "contexts", l->data, "functions", arr(c, l->data));
-    csv_tallies(out, in, "subsystems", obj(obj(cmp, "subsystems"), "buckets"));
+        csv_cells(out, in, "contexts", l->data, "functions", hapvm_json_array(c, l->data));
+    csv_tallies(out, in, "subsystems", hapvm_json_object(hapvm_json_object(cmp, "subsystems"), "buckets"));
     for (GList *l = em; l; l = l->next) {
-        JsonObject *e = obj(ep, l->data);
-        g_autoptr(GList) keys = obj(e, "by_key") ? json_object_get_members(obj(e, "by_key")) : NULL;
-        csv_cells(out, in, l->data, "distinct", "count", arr(e, "distinct"));
-        csv_cells(out, in, l->data, "entered", "count", arr(e, "total"));
+        JsonObject *e = hapvm_json_object(ep, l->data);
+        g_autoptr(GList) keys = hapvm_json_object(e, "by_key") ? json_object_get_members(hapvm_json_object(e, "by_key")) : NULL;
+        csv_cells(out, in, l->data, "distinct", "count", hapvm_json_array(e, "distinct"));
+        csv_cells(out, in, l->data, "entered", "count", hapvm_json_array(e, "total"));
         for (GList *k = keys; k; k = k->next)
-            csv_cells(out, in, l->data, k->data, "count", arr(obj(e, "by_key"), k->data));
+            csv_cells(out, in, l->data, k->data, "count", hapvm_json_array(hapvm_json_object(e, "by_key"), k->data));
     }
-    csv_cells(out, in, "functions", str(fn, "set"), "size", arr(fn, "size"));
-    csv_cells(out, in, "functions", str(fn, "set"), "unique", arr(fn, "unique"));
-    JsonArray *jm = arr(fn, "jaccard");
+    csv_cells(out, in, "functions", hapvm_json_string(fn, "set"), "size", hapvm_json_array(fn, "size"));
+    csv_cells(out, in, "functions", hapvm_json_string(fn, "set"), "unique", hapvm_json_array(fn, "unique"));
+    JsonArray *jm = hapvm_json_array(fn, "jaccard");
     for (guint i = 0; jm && i < json_array_get_length(jm); i++) {
         g_autofree char *metric = g_strdup_printf("jaccard_with_%s",
-                                                  str(json_array_get_object_element(in, i), "label"));
-        csv_cells(out, in, "functions", str(fn, "set"), metric, json_array_get_array_element(jm, i));
+                                                  hapvm_json_string(json_array_get_object_element(in, i), "label"));
+        csv_cells(out, in, "functions", hapvm_json_string(fn, "set"), metric, json_array_get_array_element(jm, i));
     }
 }
 
@@ -1695,19 +1648,19 @@ csv_value(FILE *out, JsonNode *n, gboolean last)
 static void
 csv_tally_table(FILE *out, JsonObject *r, const char *member, const char *first_column)
 {
-    JsonObject *o = obj(r, member);
-    JsonObject *st = obj(obj(r, "aggregate"), member);
+    JsonObject *o = hapvm_json_object(r, member);
+    JsonObject *st = hapvm_json_object(hapvm_json_object(r, "aggregate"), member);
     g_autoptr(GList) names = o ? json_object_get_members(o) : NULL;
 
     fprintf(out, "%s,hap_f,hap_l,hap_f_sd,hap_l_sd\n", first_column);
     for (GList *l = names; l; l = l->next) {
-        JsonObject *t = obj(o, l->data);
-        JsonObject *s = obj(st, l->data);
+        JsonObject *t = hapvm_json_object(o, l->data);
+        JsonObject *s = hapvm_json_object(st, l->data);
         csv_field(out, l->data, FALSE);
         csv_value(out, mem(t, "hap_f"), FALSE);
         csv_value(out, mem(t, "hap_l"), FALSE);
-        csv_value(out, mem(obj(s, "hap_f"), "sd"), FALSE);
-        csv_value(out, mem(obj(s, "hap_l"), "sd"), TRUE);
+        csv_value(out, mem(hapvm_json_object(s, "hap_f"), "sd"), FALSE);
+        csv_value(out, mem(hapvm_json_object(s, "hap_l"), "sd"), TRUE);
     }
 }
 
@@ -1719,10 +1672,10 @@ static const char *const csv_function_columns[] = {
 gboolean
 hapvm_report_print_csv(JsonObject *r, const char *table, FILE *out, GError **error)
 {
-    gboolean agg = obj(r, "aggregate") != NULL;
+    gboolean agg = hapvm_json_object(r, "aggregate") != NULL;
 
     if (!table || g_str_equal(table, "functions")) {
-        JsonArray *fa = arr(r, "functions");
+        JsonArray *fa = hapvm_json_array(r, "functions");
         for (guint k = 0; k < G_N_ELEMENTS(csv_function_columns); k++)
             csv_field(out, csv_function_columns[k], !agg && k + 1 == G_N_ELEMENTS(csv_function_columns));
         if (agg)
@@ -1738,13 +1691,13 @@ hapvm_report_print_csv(JsonObject *r, const char *table, FILE *out, GError **err
             }
         }
     } else if (g_str_equal(table, "scores")) {
-        JsonObject *s = obj(r, "scores");
-        JsonObject *st = obj(obj(r, "aggregate"), "scores");
+        JsonObject *s = hapvm_json_object(r, "scores");
+        JsonObject *st = hapvm_json_object(hapvm_json_object(r, "aggregate"), "scores");
         fprintf(out, "metric,value,sd,n\n");
         for (guint k = 0; k < G_N_ELEMENTS(score_members); k++) {
             csv_field(out, score_members[k], FALSE);
             csv_value(out, mem(s, score_members[k]), FALSE);
-            csv_value(out, mem(obj(st, score_members[k]), "sd"), FALSE);
+            csv_value(out, mem(hapvm_json_object(st, score_members[k]), "sd"), FALSE);
             g_autofree char *n = g_strdup_printf("%u", agg ? (guint)agg_runs(r) : 1);
             csv_field(out, n, TRUE);
         }
@@ -1755,7 +1708,7 @@ hapvm_report_print_csv(JsonObject *r, const char *table, FILE *out, GError **err
     } else if (g_str_equal(table, "subsystems")) {
         csv_tally_table(out, r, "subsystems", "subsystem");
     } else if (g_str_equal(table, "contexts")) {
-        JsonObject *c = obj(r, "contexts");
+        JsonObject *c = hapvm_json_object(r, "contexts");
         g_autoptr(GList) names = c ? json_object_get_members(c) : NULL;
         fprintf(out, "context,functions\n");
         for (GList *l = names; l; l = l->next) {
@@ -1763,7 +1716,7 @@ hapvm_report_print_csv(JsonObject *r, const char *table, FILE *out, GError **err
             csv_value(out, mem(c, l->data), TRUE);
         }
     } else if (g_str_equal(table, "syscalls")) {
-        JsonArray *a = arr(r, "syscalls");
+        JsonArray *a = hapvm_json_array(r, "syscalls");
         fprintf(out, "nr,count\n");
         for (guint i = 0; a && i < json_array_get_length(a); i++) {
             JsonObject *e = json_array_get_object_element(a, i);

@@ -1,3 +1,4 @@
+#include "hapvm-json.h"
 #include "hapvm-result.h"
 
 #include <errno.h>
@@ -412,47 +413,14 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
     return json_builder_get_root(b);
 }
 
-static guint64
-member_u64(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_VALUE(n) ? (guint64)json_node_get_int(n) : 0;
-}
-
-static JsonObject *
-member_obj(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-}
-
 guint64
 hapvm_result_get_lost(JsonObject *r)
 {
-    JsonObject *l = member_obj(r, "loss");
+    JsonObject *l = hapvm_json_object(r, "loss");
 
-    return member_u64(l, "overrun") + member_u64(l, "dropped") + member_u64(l, "commit_overrun") +
-           member_u64(l, "missed_in_pages") + member_u64(l, "pages_with_unknown_loss") +
-           member_u64(l, "bad_pages");
-}
-
-static const char *
-member_str(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-               ? json_node_get_string(n) : NULL;
-}
-
-static double
-member_double(JsonObject *o, const char *name)
-{
-    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
-
-    return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_double(n) : 0;
+    return (guint64)hapvm_json_int(l, "overrun") + (guint64)hapvm_json_int(l, "dropped") + (guint64)hapvm_json_int(l, "commit_overrun") +
+           (guint64)hapvm_json_int(l, "missed_in_pages") + (guint64)hapvm_json_int(l, "pages_with_unknown_loss") +
+           (guint64)hapvm_json_int(l, "bad_pages");
 }
 
 static gboolean
@@ -466,7 +434,7 @@ member_null(JsonObject *o, const char *name)
 static void
 print_tallies(FILE *out, JsonObject *r, const char *member, const char *title, guint limit)
 {
-    JsonObject *o = member_obj(r, member);
+    JsonObject *o = hapvm_json_object(r, member);
     g_autoptr(GList) names = o ? json_object_get_members(o) : NULL;
     guint i = 0;
 
@@ -474,12 +442,12 @@ print_tallies(FILE *out, JsonObject *r, const char *member, const char *title, g
         return;
     fprintf(out, "%s:\n", title);
     for (GList *l = names; l && i < limit; l = l->next, i++) {
-        JsonObject *t = member_obj(o, l->data);
+        JsonObject *t = hapvm_json_object(o, l->data);
         if (member_null(t, "hap_l"))
-            fprintf(out, "  %-28s HAP-F %6" G_GUINT64_FORMAT "\n", (char *)l->data, member_u64(t, "hap_f"));
+            fprintf(out, "  %-28s HAP-F %6" G_GUINT64_FORMAT "\n", (char *)l->data, (guint64)hapvm_json_int(t, "hap_f"));
         else
             fprintf(out, "  %-28s HAP-F %6" G_GUINT64_FORMAT "   HAP-L %7" G_GUINT64_FORMAT "\n",
-                    (char *)l->data, member_u64(t, "hap_f"), member_u64(t, "hap_l"));
+                    (char *)l->data, (guint64)hapvm_json_int(t, "hap_f"), (guint64)hapvm_json_int(t, "hap_l"));
     }
     if (g_list_length(names) > limit)
         fprintf(out, "  ... %u more\n", g_list_length(names) - limit);
@@ -497,20 +465,20 @@ print_entries(FILE *out, JsonObject *ep, const char *member, const char *label, 
         return;
     }
     JsonArray *a = json_node_get_array(node);
-    fprintf(out, "  %-16s %" G_GUINT64_FORMAT, label, member_u64(ep, tot_name));
+    fprintf(out, "  %-16s %" G_GUINT64_FORMAT, label, (guint64)hapvm_json_int(ep, tot_name));
     for (guint i = 0; i < json_array_get_length(a) && i < n; i++) {
         JsonObject *e = json_array_get_object_element(a, i);
-        const char *key = member_str(e, "name");
+        const char *key = hapvm_json_string(e, "name");
         g_autofree char *num = NULL;
         if (!key && json_object_has_member(e, "nr"))
-            key = num = g_strdup_printf("%" G_GUINT64_FORMAT, member_u64(e, "nr"));
+            key = num = g_strdup_printf("%" G_GUINT64_FORMAT, (guint64)hapvm_json_int(e, "nr"));
         if (!key)
-            key = member_str(e, "port") ?: member_str(e, "gpa_page") ?: member_str(e, "index");
+            key = hapvm_json_string(e, "port") ?: hapvm_json_string(e, "gpa_page") ?: hapvm_json_string(e, "index");
         if (!key)
-            key = num = g_strdup_printf("%" G_GUINT64_FORMAT, member_u64(e, "reason"));
-        const char *acc = member_str(e, "access");
+            key = num = g_strdup_printf("%" G_GUINT64_FORMAT, (guint64)hapvm_json_int(e, "reason"));
+        const char *acc = hapvm_json_string(e, "access");
         fprintf(out, "%s %s%s%s %" G_GUINT64_FORMAT, i ? "," : ":", key, acc ? "/" : "", acc ? acc : "",
-                member_u64(e, "count"));
+                (guint64)hapvm_json_int(e, "count"));
     }
     if (json_array_get_length(a) > n)
         fprintf(out, ", ... %u more", json_array_get_length(a) - n);
@@ -522,11 +490,11 @@ print_vm(FILE *out, JsonObject *vm)
 {
     if (!vm)
         return;
-    fprintf(out, "VM %s (uuid %s), QEMU pid %" G_GUINT64_FORMAT ", accelerator %s\n", member_str(vm, "name"),
-            member_str(vm, "uuid") ?: "unknown", member_u64(vm, "qemu_pid"), member_str(vm, "accel"));
-    if (member_str(vm, "note"))
-        fprintf(out, "  note: %s\n", member_str(vm, "note"));
-    JsonObject *ep = member_obj(vm, "entry_points");
+    fprintf(out, "VM %s (uuid %s), QEMU pid %" G_GUINT64_FORMAT ", accelerator %s\n", hapvm_json_string(vm, "name"),
+            hapvm_json_string(vm, "uuid") ?: "unknown", (guint64)hapvm_json_int(vm, "qemu_pid"), hapvm_json_string(vm, "accel"));
+    if (hapvm_json_string(vm, "note"))
+        fprintf(out, "  note: %s\n", hapvm_json_string(vm, "note"));
+    JsonObject *ep = hapvm_json_object(vm, "entry_points");
     if (!ep)
         return;
     fprintf(out, "entry points (KVM tracepoints, vCPU threads):\n");
@@ -541,47 +509,47 @@ print_vm(FILE *out, JsonObject *vm)
 void
 hapvm_result_print_summary(JsonObject *r, FILE *out)
 {
-    JsonObject *target = member_obj(r, "target");
-    JsonObject *kernel = member_obj(r, "kernel");
-    JsonObject *timing = member_obj(r, "timing");
-    JsonObject *scores = member_obj(r, "scores");
-    JsonObject *ctx = member_obj(r, "contexts");
-    JsonObject *method = member_obj(r, "method");
-    JsonObject *loss = member_obj(r, "loss");
+    JsonObject *target = hapvm_json_object(r, "target");
+    JsonObject *kernel = hapvm_json_object(r, "kernel");
+    JsonObject *timing = hapvm_json_object(r, "timing");
+    JsonObject *scores = hapvm_json_object(r, "scores");
+    JsonObject *ctx = hapvm_json_object(r, "contexts");
+    JsonObject *method = hapvm_json_object(r, "method");
+    JsonObject *loss = hapvm_json_object(r, "loss");
     JsonNode *tasks = target ? json_object_get_member(target, "tasks") : NULL;
     guint64 lost = hapvm_result_get_lost(r);
 
-    fprintf(out, "hapvm: %s %s (%u tasks)\n", member_str(target, "kind"), member_str(target, "name"),
+    fprintf(out, "hapvm: %s %s (%u tasks)\n", hapvm_json_string(target, "kind"), hapvm_json_string(target, "name"),
             tasks && JSON_NODE_HOLDS_ARRAY(tasks) ? json_array_get_length(json_node_get_array(tasks)) : 0);
-    fprintf(out, "kernel %s, build-id %s\n", member_str(kernel, "release") ?: "unknown",
-            member_str(kernel, "build_id") ?: "unknown");
-    fprintf(out, "window %.1f s (warm-up %.1f s), ended: %s%s\n", member_double(timing, "elapsed_s"),
-            member_double(timing, "steady_start_s"), member_str(timing, "end_reason"),
+    fprintf(out, "kernel %s, build-id %s\n", hapvm_json_string(kernel, "release") ?: "unknown",
+            hapvm_json_string(kernel, "build_id") ?: "unknown");
+    fprintf(out, "window %.1f s (warm-up %.1f s), ended: %s%s\n", hapvm_json_double(timing, "elapsed_s"),
+            hapvm_json_double(timing, "steady_start_s"), hapvm_json_string(timing, "end_reason"),
             json_node_get_boolean(json_object_get_member(method, "low_overhead")) ? ", low-overhead mode" : "");
     if (member_null(scores, "hap_l"))
-        fprintf(out, "HAP-F %" G_GUINT64_FORMAT "   HAP-L unavailable (%s)\n", member_u64(scores, "hap_f"),
-                member_str(scores, "lines_unavailable_reason") ?: "no line index");
+        fprintf(out, "HAP-F %" G_GUINT64_FORMAT "   HAP-L unavailable (%s)\n", (guint64)hapvm_json_int(scores, "hap_f"),
+                hapvm_json_string(scores, "lines_unavailable_reason") ?: "no line index");
     else
         fprintf(out, "HAP-F %" G_GUINT64_FORMAT "   HAP-L %" G_GUINT64_FORMAT "   HAP %.2f"
                 " (density %.3g per 1000 lines; %" G_GUINT64_FORMAT " functions without lines)\n",
-                member_u64(scores, "hap_f"), member_u64(scores, "hap_l"), member_double(scores, "hap"),
-                member_double(method, "density_per_line") * 1000, member_u64(scores, "functions_without_lines"));
+                (guint64)hapvm_json_int(scores, "hap_f"), (guint64)hapvm_json_int(scores, "hap_l"), hapvm_json_double(scores, "hap"),
+                hapvm_json_double(method, "density_per_line") * 1000, (guint64)hapvm_json_int(scores, "functions_without_lines"));
     fprintf(out, "startup functions %" G_GUINT64_FORMAT ", new in steady state %" G_GUINT64_FORMAT
             "; nabla-compatible count %" G_GUINT64_FORMAT " (names, task context, whole window)\n",
-            member_u64(scores, "startup_functions"), member_u64(scores, "steady_new_functions"),
-            member_u64(scores, "nabla_f"));
+            (guint64)hapvm_json_int(scores, "startup_functions"), (guint64)hapvm_json_int(scores, "steady_new_functions"),
+            (guint64)hapvm_json_int(scores, "nabla_f"));
     fprintf(out, "contexts (steady window): task %" G_GUINT64_FORMAT ", softirq %" G_GUINT64_FORMAT
             ", hardirq %" G_GUINT64_FORMAT ", nmi %" G_GUINT64_FORMAT ", interrupt-only %" G_GUINT64_FORMAT
-            " (not in HAP-F)\n", member_u64(ctx, "task"), member_u64(ctx, "softirq"), member_u64(ctx, "hardirq"),
-            member_u64(ctx, "nmi"), member_u64(ctx, "interrupt_only"));
+            " (not in HAP-F)\n", (guint64)hapvm_json_int(ctx, "task"), (guint64)hapvm_json_int(ctx, "softirq"), (guint64)hapvm_json_int(ctx, "hardirq"),
+            (guint64)hapvm_json_int(ctx, "nmi"), (guint64)hapvm_json_int(ctx, "interrupt_only"));
     if (lost)
         fprintf(out, "INCOMPLETE: %" G_GUINT64_FORMAT " events lost (overrun %" G_GUINT64_FORMAT ", dropped %"
-                G_GUINT64_FORMAT ", in pages %" G_GUINT64_FORMAT ")%s\n", lost, member_u64(loss, "overrun"),
-                member_u64(loss, "dropped"), member_u64(loss, "missed_in_pages"),
+                G_GUINT64_FORMAT ", in pages %" G_GUINT64_FORMAT ")%s\n", lost, (guint64)hapvm_json_int(loss, "overrun"),
+                (guint64)hapvm_json_int(loss, "dropped"), (guint64)hapvm_json_int(loss, "missed_in_pages"),
                 json_node_get_boolean(json_object_get_member(loss, "accepted")) ? ", accepted" : "");
     else
         fprintf(out, "loss: none\n");
-    print_vm(out, member_obj(r, "vm"));
+    print_vm(out, hapvm_json_object(r, "vm"));
     print_tallies(out, r, "roles", "by role (interrupt-context: not in HAP-F)", 16);
     print_tallies(out, r, "subsystems", "by subsystem", 12);
     JsonNode *sc = json_object_get_member(r, "syscalls");
@@ -590,7 +558,7 @@ hapvm_result_print_summary(JsonObject *r, FILE *out)
         fprintf(out, "system calls entered (%u distinct, by number):", json_array_get_length(a));
         for (guint i = 0; i < json_array_get_length(a); i++) {
             JsonObject *e = json_array_get_object_element(a, i);
-            fprintf(out, " %" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT, member_u64(e, "nr"), member_u64(e, "count"));
+            fprintf(out, " %" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT, (guint64)hapvm_json_int(e, "nr"), (guint64)hapvm_json_int(e, "count"));
         }
         fprintf(out, "\n");
     }
@@ -603,8 +571,8 @@ cell(JsonObject *t, const char *f, const char *l)
     if (!t)
         return g_strdup("-");
     if (member_null(t, l))
-        return g_strdup_printf("%" G_GUINT64_FORMAT " / -", member_u64(t, f));
-    return g_strdup_printf("%" G_GUINT64_FORMAT " / %" G_GUINT64_FORMAT, member_u64(t, f), member_u64(t, l));
+        return g_strdup_printf("%" G_GUINT64_FORMAT " / -", (guint64)hapvm_json_int(t, f));
+    return g_strdup_printf("%" G_GUINT64_FORMAT " / %" G_GUINT64_FORMAT, (guint64)hapvm_json_int(t, f), (guint64)hapvm_json_int(t, l));
 }
 
 static void
@@ -640,30 +608,30 @@ hapvm_result_print_table(JsonObject *const *r, guint n, FILE *out)
     } while (0)
 
     for (guint i = 0; i < n; i++) {
-        const char *b = member_str(member_obj(r[i], "kernel"), "build_id");
+        const char *b = hapvm_json_string(hapvm_json_object(r[i], "kernel"), "build_id");
         if (build_id && g_strcmp0(build_id, b) != 0)
             mixed = TRUE;
         build_id = build_id ? build_id : b;
-        JsonObject *o = member_obj(r[i], "roles");
+        JsonObject *o = hapvm_json_object(r[i], "roles");
         g_autoptr(GList) names = o ? json_object_get_members(o) : NULL;
         for (GList *l = names; l; l = l->next)
             g_hash_table_add(roles, l->data);
-        o = member_obj(r[i], "subsystems");
+        o = hapvm_json_object(r[i], "subsystems");
         g_autoptr(GList) snames = o ? json_object_get_members(o) : NULL;
         for (GList *l = snames; l; l = l->next)
             g_hash_table_add(subs, l->data);
     }
-    ROW("", g_strdup_printf("%.22s", member_str(member_obj(r[i], "target"), "name") ?: "?"));
-    ROW("kind", g_strdup_printf("%s%s", member_str(member_obj(r[i], "target"), "kind") ?: "?",
-                                 member_obj(r[i], "vm") ? g_str_equal(member_str(member_obj(r[i], "vm"), "accel") ?: "",
+    ROW("", g_strdup_printf("%.22s", hapvm_json_string(hapvm_json_object(r[i], "target"), "name") ?: "?"));
+    ROW("kind", g_strdup_printf("%s%s", hapvm_json_string(hapvm_json_object(r[i], "target"), "kind") ?: "?",
+                                 hapvm_json_object(r[i], "vm") ? g_str_equal(hapvm_json_string(hapvm_json_object(r[i], "vm"), "accel") ?: "",
                                                                       "kvm") ? "" : " (no KVM)" : ""));
-    ROW("window s (ended)", g_strdup_printf("%.1f (%s)", member_double(member_obj(r[i], "timing"), "elapsed_s"),
-                                           member_str(member_obj(r[i], "timing"), "end_reason") ?: "?"));
-    ROW("HAP-F / HAP-L", cell(member_obj(r[i], "scores"), "hap_f", "hap_l"));
-    ROW("HAP", member_null(member_obj(r[i], "scores"), "hap") ? g_strdup("-")
-               : g_strdup_printf("%.2f", member_double(member_obj(r[i], "scores"), "hap")));
+    ROW("window s (ended)", g_strdup_printf("%.1f (%s)", hapvm_json_double(hapvm_json_object(r[i], "timing"), "elapsed_s"),
+                                           hapvm_json_string(hapvm_json_object(r[i], "timing"), "end_reason") ?: "?"));
+    ROW("HAP-F / HAP-L", cell(hapvm_json_object(r[i], "scores"), "hap_f", "hap_l"));
+    ROW("HAP", member_null(hapvm_json_object(r[i], "scores"), "hap") ? g_strdup("-")
+               : g_strdup_printf("%.2f", hapvm_json_double(hapvm_json_object(r[i], "scores"), "hap")));
     ROW("nabla-compatible count", g_strdup_printf("%" G_GUINT64_FORMAT,
-                                                  member_u64(member_obj(r[i], "scores"), "nabla_f")));
+                                                  (guint64)hapvm_json_int(hapvm_json_object(r[i], "scores"), "nabla_f")));
     ROW("events lost", g_strdup_printf("%" G_GUINT64_FORMAT, hapvm_result_get_lost(r[i])));
     fprintf(out, "per role (HAP-F / HAP-L):\n");
     guint nk;
@@ -671,14 +639,14 @@ hapvm_result_print_table(JsonObject *const *r, guint n, FILE *out)
     qsort(keys, nk, sizeof(gpointer), cmp_str);
     for (guint k = 0; k < nk; k++) {
         g_autofree char *label = g_strdup_printf("  %s", (char *)keys[k]);
-        ROW(label, cell(member_obj(member_obj(r[i], "roles"), keys[k]), "hap_f", "hap_l"));
+        ROW(label, cell(hapvm_json_object(hapvm_json_object(r[i], "roles"), keys[k]), "hap_f", "hap_l"));
     }
     fprintf(out, "per subsystem (HAP-F / HAP-L):\n");
     g_autofree gpointer *skeys = g_hash_table_get_keys_as_array(subs, &nk);
     qsort(skeys, nk, sizeof(gpointer), cmp_str);
     for (guint k = 0; k < nk; k++) {
         g_autofree char *label = g_strdup_printf("  %s", (char *)skeys[k]);
-        ROW(label, cell(member_obj(member_obj(r[i], "subsystems"), skeys[k]), "hap_f", "hap_l"));
+        ROW(label, cell(hapvm_json_object(hapvm_json_object(r[i], "subsystems"), skeys[k]), "hap_f", "hap_l"));
     }
 #undef ROW
     if (mixed)
@@ -728,14 +696,14 @@ hapvm_result_load(const char *path, GError **error)
         return NULL;
     root = json_parser_get_root(p);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root) ||
-        g_strcmp0(member_str(json_node_get_object(root), "schema"), HAPVM_RESULT_SCHEMA) != 0) {
+        g_strcmp0(hapvm_json_string(json_node_get_object(root), "schema"), HAPVM_RESULT_SCHEMA) != 0) {
         g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "%s is not a hapvm result", path);
         return NULL;
     }
-    if (member_u64(json_node_get_object(root), "version") > HAPVM_RESULT_VERSION) {
+    if ((guint64)hapvm_json_int(json_node_get_object(root), "version") > HAPVM_RESULT_VERSION) {
         g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "%s: result version %" G_GUINT64_FORMAT
                     " is newer than this hapvm understands (%d)", path,
-                    member_u64(json_node_get_object(root), "version"), HAPVM_RESULT_VERSION);
+                    (guint64)hapvm_json_int(json_node_get_object(root), "version"), HAPVM_RESULT_VERSION);
         return NULL;
     }
     return json_node_copy(root);

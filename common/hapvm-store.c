@@ -1,3 +1,4 @@
+#include "hapvm-json.h"
 #include "hapvm-store.h"
 
 #include <errno.h>
@@ -81,28 +82,6 @@ hapvm_store_entry_free(HapvmStoreEntry *e)
     g_free(e);
 }
 
-static gint64
-int_or(JsonObject *o, const char *m, gint64 dflt)
-{
-    JsonNode *n = o && json_object_has_member(o, m) ? json_object_get_member(o, m) : NULL;
-    return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : dflt;
-}
-
-static const char *
-str_or(JsonObject *o, const char *m)
-{
-    JsonNode *n = o && json_object_has_member(o, m) ? json_object_get_member(o, m) : NULL;
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n)
-                                                                                          : NULL;
-}
-
-static JsonObject *
-obj(JsonObject *o, const char *m)
-{
-    JsonNode *n = o && json_object_has_member(o, m) ? json_object_get_member(o, m) : NULL;
-    return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-}
-
 static HapvmStoreEntry *
 entry_read(const char *path, const char *uuid, const char *stamp)
 {
@@ -110,20 +89,19 @@ entry_read(const char *path, const char *uuid, const char *stamp)
     if (!root)
         return NULL;
     JsonObject *r = json_node_get_object(root);
-    JsonObject *col = obj(r, "collector"), *sc = obj(r, "scores");
+    JsonObject *col = hapvm_json_object(r, "collector"), *sc = hapvm_json_object(r, "scores");
     HapvmStoreEntry *e = g_new0(HapvmStoreEntry, 1);
     e->path = g_strdup(path);
     e->uuid = g_strdup(uuid);
     e->stamp = g_strdup(stamp);
-    e->domain = g_strdup(str_or(col, "domain") ? str_or(col, "domain") : str_or(obj(r, "target"), "name"));
-    e->hap_f = int_or(sc, "hap_f", -1);
-    e->hap_l = int_or(sc, "hap_l", -1);
-    JsonNode *h = sc && json_object_has_member(sc, "hap") ? json_object_get_member(sc, "hap") : NULL;
-    e->hap = h && JSON_NODE_HOLDS_VALUE(h) ? json_node_get_double(h) : -1;
-    JsonObject *loss = obj(r, "loss");
+    e->domain = g_strdup(hapvm_json_string(col, "domain") ? hapvm_json_string(col, "domain") : hapvm_json_string(hapvm_json_object(r, "target"), "name"));
+    e->hap_f = hapvm_json_is_number(sc, "hap_f") ? hapvm_json_int(sc, "hap_f") : -1;
+    e->hap_l = hapvm_json_is_number(sc, "hap_l") ? hapvm_json_int(sc, "hap_l") : -1;
+    e->hap = hapvm_json_is_number(sc, "hap") ? hapvm_json_double(sc, "hap") : -1;
+    JsonObject *loss = hapvm_json_object(r, "loss");
     e->complete = loss && json_object_get_boolean_member_with_default(loss, "complete", FALSE);
     e->partial = col && json_object_get_boolean_member_with_default(col, "partial", FALSE);
-    e->end_reason = g_strdup(str_or(obj(r, "timing"), "end_reason"));
+    e->end_reason = g_strdup(hapvm_json_string(hapvm_json_object(r, "timing"), "end_reason"));
     return e;
 }
 

@@ -1,3 +1,4 @@
+#include "hapvm-json.h"
 #include "hapvmd-metrics.h"
 
 #include <errno.h>
@@ -50,31 +51,6 @@ sample(GString *out, const char *name, const char *domain, const char *uuid, con
     g_string_append_printf(out, "} %s\n", g_ascii_dtostr(num, sizeof num, value));
 }
 
-static JsonObject *
-obj(JsonObject *o, const char *m)
-{
-    JsonNode *n = o && json_object_has_member(o, m) ? json_object_get_member(o, m) : NULL;
-    return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-}
-
-static gboolean
-num(JsonObject *o, const char *m, double *v)
-{
-    JsonNode *n = o && json_object_has_member(o, m) ? json_object_get_member(o, m) : NULL;
-    if (!n || !JSON_NODE_HOLDS_VALUE(n))
-        return FALSE;
-    *v = json_node_get_double(n);
-    return TRUE;
-}
-
-static const char *
-str(JsonObject *o, const char *m)
-{
-    JsonNode *n = o && json_object_has_member(o, m) ? json_object_get_member(o, m) : NULL;
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n)
-                                                                                          : NULL;
-}
-
 typedef enum { SCORE, ROLE, SUBSYS, LOSS, COMPLETE, PARTIAL, STAMP } What;
 
 static void
@@ -82,23 +58,23 @@ emit(GString *out, GPtrArray *results, const char *host, const char *name, What 
 {
     for (guint i = 0; i < results->len; i++) {
         JsonObject *r = json_node_get_object(results->pdata[i]);
-        JsonObject *col = obj(r, "collector");
-        const char *domain = str(col, "domain") ? str(col, "domain") : str(obj(r, "target"), "name");
-        const char *uuid = str(col, "uuid");
-        const char *h = str(col, "host") ? str(col, "host") : host;
-        double v;
+        JsonObject *col = hapvm_json_object(r, "collector");
+        const char *domain = hapvm_json_string(col, "domain") ? hapvm_json_string(col, "domain") : hapvm_json_string(hapvm_json_object(r, "target"), "name");
+        const char *uuid = hapvm_json_string(col, "uuid");
+        const char *h = hapvm_json_string(col, "host") ? hapvm_json_string(col, "host") : host;
         switch (what) {
         case SCORE:
-            if (num(obj(r, "scores"), member, &v))
-                sample(out, name, domain, uuid, h, NULL, NULL, v);
+            if (hapvm_json_is_number(hapvm_json_object(r, "scores"), member))
+                sample(out, name, domain, uuid, h, NULL, NULL, hapvm_json_double(hapvm_json_object(r, "scores"), member));
             break;
         case ROLE:
         case SUBSYS: {
-            JsonObject *set = obj(r, what == ROLE ? "roles" : "subsystems");
+            JsonObject *set = hapvm_json_object(r, what == ROLE ? "roles" : "subsystems");
             g_autoptr(GList) keys = set ? json_object_get_members(set) : NULL;
             for (GList *k = keys; k; k = k->next)
-                if (num(obj(set, k->data), member, &v))
-                    sample(out, name, domain, uuid, h, what == ROLE ? "role" : "subsystem", k->data, v);
+                if (hapvm_json_is_number(hapvm_json_object(set, k->data), member))
+                    sample(out, name, domain, uuid, h, what == ROLE ? "role" : "subsystem", k->data,
+                           hapvm_json_double(hapvm_json_object(set, k->data), member));
             break;
         }
         case LOSS:
@@ -106,7 +82,7 @@ emit(GString *out, GPtrArray *results, const char *host, const char *name, What 
             break;
         case COMPLETE:
             sample(out, name, domain, uuid, h, NULL, NULL,
-                   json_object_get_boolean_member_with_default(obj(r, "loss"), "complete", FALSE));
+                   json_object_get_boolean_member_with_default(hapvm_json_object(r, "loss"), "complete", FALSE));
             break;
         case PARTIAL:
             sample(out, name, domain, uuid, h, NULL, NULL,
@@ -114,7 +90,7 @@ emit(GString *out, GPtrArray *results, const char *host, const char *name, What 
             break;
         case STAMP: {
             g_autoptr(GDateTime) t = NULL;
-            const char *s = str(obj(r, "timing"), "started");
+            const char *s = hapvm_json_string(hapvm_json_object(r, "timing"), "started");
             if (s && (t = g_date_time_new_from_iso8601(s, NULL)))
                 sample(out, name, domain, uuid, h, NULL, NULL, (double)g_date_time_to_unix(t));
             break;
@@ -127,7 +103,7 @@ static int
 by_uuid(gconstpointer a, gconstpointer b)
 {
     JsonObject *x = json_node_get_object(*(JsonNode *const *)a), *y = json_node_get_object(*(JsonNode *const *)b);
-    return g_strcmp0(str(obj(x, "collector"), "uuid"), str(obj(y, "collector"), "uuid"));
+    return g_strcmp0(hapvm_json_string(hapvm_json_object(x, "collector"), "uuid"), hapvm_json_string(hapvm_json_object(y, "collector"), "uuid"));
 }
 
 char *

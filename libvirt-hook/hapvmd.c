@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hapvm-json.h"
 #include "hapvm-error.h"
 #include "hapvm-result.h"
 #include "hapvm-store.h"
@@ -241,14 +242,6 @@ on_rescan(gpointer data)
 
 /* ---- requests ---------------------------------------------------------- */
 
-static const char *
-member_str(JsonObject *o, const char *m)
-{
-    JsonNode *n = json_object_has_member(o, m) ? json_object_get_member(o, m) : NULL;
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n)
-                                                                                          : NULL;
-}
-
 static char *
 reply_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
@@ -272,9 +265,9 @@ reply_error(const char *fmt, ...)
 static char *
 handle_hook(JsonObject *req)
 {
-    const char *name = member_str(req, "domain"), *uuid = member_str(req, "uuid");
-    const char *op = member_str(req, "operation"), *driver = member_str(req, "driver");
-    const char *measure = member_str(req, "measure"), *action = "ignored";
+    const char *name = hapvm_json_string(req, "domain"), *uuid = hapvm_json_string(req, "uuid");
+    const char *op = hapvm_json_string(req, "operation"), *driver = hapvm_json_string(req, "driver");
+    const char *measure = hapvm_json_string(req, "measure"), *action = "ignored";
 
     if (!name || !op)
         return reply_error("hook request without domain or operation");
@@ -297,7 +290,7 @@ handle_hook(JsonObject *req)
         JsonObject *lo = json_node_get_object(ln);
         g_autoptr(GList) keys = json_object_get_members(lo);
         for (GList *k = keys; k; k = k->next) {
-            const char *v = member_str(lo, k->data);
+            const char *v = hapvm_json_string(lo, k->data);
             if (hapvmd_label_is_valid(k->data, v))
                 g_hash_table_replace(labels, g_strdup(k->data), g_strdup(v));
         }
@@ -376,7 +369,7 @@ handle_line(const char *line)
     JsonNode *v = json_object_has_member(req, "v") ? json_object_get_member(req, "v") : NULL;
     if (!v || !JSON_NODE_HOLDS_VALUE(v) || json_node_get_value_type(v) != G_TYPE_INT64 || json_node_get_int(v) != 1)
         return reply_error("unsupported protocol version (this hapvmd speaks v 1)");
-    const char *op = member_str(req, "op");
+    const char *op = hapvm_json_string(req, "op");
     if (!g_strcmp0(op, "hook"))
         return handle_hook(req);
     if (!g_strcmp0(op, "status"))
@@ -542,7 +535,7 @@ listen_unix(GError **error)
     }
     g_unlink(D.cfg->socket);
     D.service = g_socket_service_new();
-    mode_t old = umask(0077);
+    mode_t old = umask(0177); /* created 0600: no window with other bits */
     gboolean ok = g_socket_listener_add_address(G_SOCKET_LISTENER(D.service), a, G_SOCKET_TYPE_STREAM,
                                                 G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL, error);
     umask(old);
