@@ -461,18 +461,6 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         .add_data = t.vm,
     };
     g_autoptr(JsonNode) result = hapvm_result_build(m, &in);
-    JsonObject *ro = json_node_get_object(result);
-    if (json && !hapvm_result_write(result, json, error))
-        return -1;
-    if (!quiet)
-        hapvm_result_print_summary(ro, stdout);
-    guint64 lost = hapvm_result_get_lost(ro);
-    if (lost && !accept_loss) {
-        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_LOST_EVENTS,
-                    "%" G_GUINT64_FORMAT " trace events were lost, so the function set may be incomplete "
-                    "(result%s%s marked incomplete); use a larger --buffer-kb, --low-overhead, or "
-                    "--accept-loss to keep it anyway", lost, json ? " " : "", json ? json : "");
-        return -1;
-    }
-    return 0;
+    return hapvm_result_emit(result, json, quiet, accept_loss, "",
+                             "use a larger --buffer-kb, --low-overhead, or", error) ? 0 : -1;
 }

@@ -708,3 +708,24 @@ hapvm_result_load(const char *path, GError **error)
     }
     return json_node_copy(root);
 }
+
+gboolean
+hapvm_result_emit(JsonNode *result, const char *path, gboolean quiet, gboolean accept_loss, const char *where,
+                  const char *remedy, GError **error)
+{
+    JsonObject *ro = json_node_get_object(result);
+
+    if (path && !hapvm_result_write(result, path, error))
+        return FALSE;
+    if (!quiet)
+        hapvm_result_print_summary(ro, stdout);
+    guint64 lost = hapvm_result_get_lost(ro);
+    if (lost && !accept_loss) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_LOST_EVENTS,
+                    "%" G_GUINT64_FORMAT " trace events were lost%s, so the function set may be incomplete "
+                    "(result%s%s marked incomplete); %s --accept-loss to keep it anyway", lost, where,
+                    path ? " " : "", path ? path : "", remedy);
+        return FALSE;
+    }
+    return TRUE;
+}

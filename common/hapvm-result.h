@@ -39,6 +39,13 @@ void hapvm_json_set_str(JsonBuilder *b, const char *name, const char *v);
 /* Build the result object of a finished measurement. */
 JsonNode *hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in);
 
+/* The end of a command that made a result: write it to path (if any),
+ * print the summary (unless quiet), and fail with HAPVM_ERROR_LOST_EVENTS
+ * if events were lost and not accepted.  where/remedy complete the message:
+ * "... were lost<where>, ... ; <remedy> --accept-loss to keep it anyway". */
+gboolean hapvm_result_emit(JsonNode *result, const char *path, gboolean quiet, gboolean accept_loss,
+                           const char *where, const char *remedy, GError **error);
+
 /* Total of all loss counters in a result; 0 = complete. */
 guint64 hapvm_result_get_lost(JsonObject *result);
 
