@@ -6,6 +6,32 @@
 #include "hapvm-error.h"
 #include "hapvm-kernel.h"
 #include "hapvm-lineindex.h"
+#include "hapvm-result.h"
+#include "hapvm-visibility.h"
+
+static int
+index_visibility(const HapvmKernelInfo *kernel, const char *debuginfo, const char *const *subsystems,
+                 gboolean list, const char *json, GError **error)
+{
+    g_autoptr(HapvmVisibility) vis = hapvm_visibility_measure(kernel, debuginfo, error);
+
+    if (!vis)
+        return -1;
+    if (list) {
+        hapvm_visibility_list(vis, stdout);
+        return 0;
+    }
+    printf("kernel:     %s\n", kernel->release);
+    hapvm_visibility_print(vis, subsystems, stdout);
+    printf("read in %.1f s\n", hapvm_visibility_seconds(vis));
+    if (json) {
+        g_autoptr(JsonNode) node = hapvm_visibility_to_json(vis, kernel);
+
+        if (!hapvm_result_write(node, json, error))
+            return -1;
+    }
+    return 0;
+}
 
 int
 hapvm_cmd_index(int argc, char **argv, GError **error)
@@ -16,6 +42,10 @@ hapvm_cmd_index(int argc, char **argv, GError **error)
     g_autofree char *build_id = NULL;
     gboolean rebuild = FALSE;
     gboolean dump = FALSE;
+    gboolean visibility = FALSE;
+    g_autofree char *json = NULL;
+    g_auto(GStrv) subsystems = NULL;
+    gboolean list = FALSE;
     const GOptionEntry entries[] = {
         { "debuginfo", 0, 0, G_OPTION_ARG_FILENAME, &debuginfo,
           "debuginfo: a dir laid out like /usr/lib/debug (default), a dir of vmlinux + .ko, or a vmlinux",
@@ -30,6 +60,14 @@ hapvm_cmd_index(int argc, char **argv, GError **error)
         { "dump", 0, 0, G_OPTION_ARG_NONE, &dump,
           "print every symbol's record (module, symbol, dup, file, lines, subsystem, record owner) as TSV",
           NULL },
+        { "visibility", 0, 0, G_OPTION_ARG_NONE, &visibility,
+          "report what ftrace cannot see (noinstr, asm, notrace, init, inline-only) per subsystem, from the "
+          "debuginfo alone (no cache)", NULL },
+        { "subsystem", 0, 0, G_OPTION_ARG_STRING_ARRAY, &subsystems,
+          "with --visibility: print only these subsystems (repeatable; default all)", "S" },
+        { "list", 0, 0, G_OPTION_ARG_NONE, &list,
+          "with --visibility: print every function's class instead (TSV: module, symbol, file, class)", NULL },
+        { "json", 0, 0, G_OPTION_ARG_FILENAME, &json, "with --visibility: also write the figures as JSON", "FILE" },
         G_OPTION_ENTRY_NULL
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- build the kernel line index (HAP-L)");
@@ -53,6 +91,15 @@ hapvm_cmd_index(int argc, char **argv, GError **error)
         g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "--build-id needs --release");
         return -1;
     }
+    if ((json || subsystems || list) && !visibility) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "--json, --list and --subsystem go with --visibility");
+        return -1;
+    }
+    if (visibility && (dump || rebuild || cache)) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE,
+                    "--visibility reads the debuginfo itself: --dump, --rebuild and --cache do not apply");
+        return -1;
+    }
     if (release) {
         kernel = g_new0(HapvmKernelInfo, 1);
         kernel->release = g_steal_pointer(&release);
@@ -60,6 +107,8 @@ hapvm_cmd_index(int argc, char **argv, GError **error)
     } else if (!(kernel = hapvm_kernel_info_read(NULL, error))) {
         return -1;
     }
+    if (visibility)
+        return index_visibility(kernel, debuginfo, (const char *const *)subsystems, list, json, error);
     idx = rebuild ? hapvm_line_index_rebuild(kernel, debuginfo, cache, error)
                   : hapvm_line_index_open(kernel, debuginfo, cache, error);
     if (!idx)

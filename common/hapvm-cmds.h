@@ -4,7 +4,8 @@
 
 #include <glib.h>
 
-/* hapvm index [--debuginfo PATH] [--cache DIR] [--release R [--build-id HEX]] [--rebuild] */
+/* hapvm index [--debuginfo PATH] [--cache DIR] [--release R [--build-id HEX]] [--rebuild]
+ * hapvm index --visibility [--subsystem S]... [--list] [--json FILE] (what ftrace cannot see) */
 int hapvm_cmd_index(int argc, char **argv, GError **error);
 
 /* hapvm measure [--pid PID]... [--cgroup PATH] [options] [-- COMMAND ARGS...] */

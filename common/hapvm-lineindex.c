@@ -1781,3 +1781,27 @@ hapvm_line_index_dump(const HapvmLineIndex *idx, FILE *out)
         }
     }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Debuginfo discovery, for other readers of the same files (visibility) */
+
+gboolean
+hapvm_debuginfo_find(const char *release, const char *debuginfo, char **vmlinux, GPtrArray **kos,
+                     GError **error)
+{
+    g_auto(Sources) src = { 0 };
+
+    sources_find(&src, release, debuginfo);
+    if (!src.vmlinux) {
+        g_autofree char *pkg = hapvm_debuginfo_package(release);
+
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_NO_DEBUGINFO,
+                    "no debuginfo for kernel %s (searched %s): install %s "
+                    "(apt-get install %s) or give its path with --debuginfo",
+                    release, src.searched, pkg, pkg);
+        return FALSE;
+    }
+    *vmlinux = g_steal_pointer(&src.vmlinux);
+    *kos = g_steal_pointer(&src.kos);
+    return TRUE;
+}

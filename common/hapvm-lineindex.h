@@ -83,3 +83,7 @@ char *hapvm_kernel_source_path(const char *dwarf_path);
 
 /* Where Debian's package puts the vmlinux, and the package to install. */
 char *hapvm_debuginfo_package(const char *release);
+/* The debuginfo files hapvm_line_index_open would read for release: the
+ * vmlinux and the .ko paths (sorted), same search and same error. */
+gboolean hapvm_debuginfo_find(const char *release, const char *debuginfo, char **vmlinux, GPtrArray **kos,
+                              GError **error);

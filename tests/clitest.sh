@@ -7,7 +7,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 t() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); sed 's/^/# /' "$tmp/err" 2>/dev/null; fi; }
 instances() { ls /sys/kernel/tracing/instances 2>/dev/null | grep -c '^hapvm-'; }
-echo "1..12"
+echo "1..14"
 t "no arguments: usage on stderr, exit 2" \
   '"$hapvm" >$tmp/err 2>&1; [ $? = 2 ] && grep -q "usage: hapvm COMMAND" $tmp/err'
 t "unknown command: named in the error, exit 2" \
@@ -45,4 +45,8 @@ else
 fi
 t "report rejects a file that is not a result: exit 10" \
   'echo "{}" > $tmp/x.json; "$hapvm" report $tmp/x.json 2>$tmp/err; [ $? = 10 ] && grep -q "not a hapvm result" $tmp/err'
+t "index --json without --visibility: usage error 2" \
+  '"$hapvm" index --json $tmp/v.json 2>$tmp/err; [ $? = 2 ] && grep -q "go with --visibility" $tmp/err'
+t "index --visibility with --dump: usage error 2" \
+  '"$hapvm" index --visibility --dump 2>$tmp/err; [ $? = 2 ] && grep -q "do not apply" $tmp/err'
 [ $failed = 0 ]
