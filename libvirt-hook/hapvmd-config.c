@@ -160,9 +160,11 @@ hapvmd_config_load(const char *path, GError **error)
     }
     c->include = g_key_file_get_string_list(kf, "measure", "include", NULL, NULL);
     c->exclude = g_key_file_get_string_list(kf, "measure", "exclude", NULL, NULL);
-    c->warmup_s = 5;
-    c->quiet_s = 10;
-    c->max_s = 600;
+    /* A window opens at domain start: the warm-up must cover the guest's boot,
+     * so the steady set is the workload's, not the boot's. */
+    c->warmup_s = 120;
+    c->quiet_s = 60;
+    c->max_s = 1800;
     c->lines = TRUE;
     c->density = 1.0 / 3;
     c->debuginfo = get_str(kf, "measure", "debuginfo", NULL);
