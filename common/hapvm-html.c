@@ -3,7 +3,6 @@
  * and a <title>, so tests (and people hovering) read the numbers back from
  * the rendered page.  Output is deterministic (no clock, no locale): the
  * golden files in tests/data/report/ depend on it. */
-#include "hapvm-json.h"
 #include "hapvm-html.h"
 
 #include <errno.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "hapvm-error.h"
+#include "hapvm-json.h"
 #include "hapvm-result.h"
 #include "hapvm-syscalls.h"
 

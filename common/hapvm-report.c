@@ -4,13 +4,13 @@
  * and the text and CSV renderings are read back from it, so the three never
  * disagree.  Functions are identified across results by name and module
  * ("name [module]"), never by address: KASLR moves addresses between boots. */
-#include "hapvm-json.h"
 #include "hapvm-report.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "hapvm-error.h"
+#include "hapvm-json.h"
 #include "hapvm-result.h"
 
 /* ------------------------------------------------------------------------ */

@@ -1,4 +1,3 @@
-#include "hapvm-json.h"
 #include "hapvm-result.h"
 
 #include <errno.h>
@@ -8,6 +7,7 @@
 #include <unistd.h>
 
 #include "hapvm-error.h"
+#include "hapvm-json.h"
 
 /* One member each: the builder's name/value call pairs, shortened. */
 static void

@@ -1,4 +1,3 @@
-#include "hapvm-json.h"
 #include "hapvmd-metrics.h"
 
 #include <errno.h>
@@ -8,6 +7,7 @@
 #include <unistd.h>
 
 #include "hapvm-error.h"
+#include "hapvm-json.h"
 #include "hapvm-result.h"
 #include "hapvmd-session.h"
 
