@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hapvm-baseline.h"
 #include "hapvm-cmds.h"
 #include "hapvm-error.h"
+#include "hapvm-json.h"
 #include "hapvm-html.h"
 #include "hapvm-kvm-target.h"
 #include "hapvm-kernel.h"
@@ -237,6 +239,9 @@ release_child(HapvmMeasurement *m, gpointer data, GError **error)
     return TRUE;
 }
 
+/* Set by `hapvm baseline`, which is `hapvm measure` of an idle target. */
+static gboolean as_baseline;
+
 int
 hapvm_cmd_measure(int argc, char **argv, GError **error)
 {
@@ -251,6 +256,8 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     int release_fd = -1;
     char **command = NULL;
     int status_fd = -1;
+    g_autofree char *baseline = NULL;
+    gboolean any_baseline = FALSE;
 
     hapvm_measure_opts_init(&o);
     GOptionEntry entries[] = {
@@ -273,6 +280,9 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         { "no-lines", 0, 0, G_OPTION_ARG_NONE, &no_lines, "skip HAP-L (no debuginfo lookup)", NULL },
         { "density", 0, 0, G_OPTION_ARG_DOUBLE, &density, "defects per 1000 lines for HAP (default 0.333)", "D" },
         { "quiet-summary", 0, 0, G_OPTION_ARG_NONE, &quiet, "no summary on stdout", NULL },
+        { "baseline", 0, 0, G_OPTION_ARG_FILENAME, &baseline,
+          "subtract an idle baseline (hapvm baseline): raw and baseline-subtracted scores", "FILE" },
+        { "any-baseline", 0, 0, G_OPTION_ARG_NONE, &any_baseline, "accept any result as the baseline", NULL },
         { "status-fd", 0, 0, G_OPTION_ARG_INT, &status_fd, "write a JSON status line a second to FD (for hapvmd)", "FD" },
         G_OPTION_ENTRY_NULL
     };
@@ -336,6 +346,21 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         }
         if (!g_file_test(proc, G_FILE_TEST_IS_DIR)) {
             g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE, "process %s does not exist", *p);
+            return -1;
+        }
+    }
+    /* A bad baseline is found before anything is traced. */
+    g_autoptr(JsonNode) base = NULL;
+    if (baseline) {
+        if (as_baseline) {
+            g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "a baseline is not measured against a baseline");
+            return -1;
+        }
+        if (!(base = hapvm_result_load(baseline, error)))
+            return -1;
+        if (!any_baseline && !hapvm_json_boolean(hapvm_json_object(json_node_get_object(base), "method"), "baseline")) {
+            g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "%s is not a baseline recording (record one with "
+                        "hapvm baseline, or use --any-baseline)", baseline);
             return -1;
         }
     }
@@ -457,10 +482,25 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         .lines_error = no_lines ? "disabled with --no-lines" : idx_error ? idx_error->message : "no kernel identity",
         .density = density / 1000.0,
         .accept_loss = accept_loss,
+        .baseline = as_baseline,
         .add_members = t.vm ? add_vm_members : NULL,
         .add_data = t.vm,
     };
     g_autoptr(JsonNode) result = hapvm_result_build(m, &in);
+    if (base) {
+        JsonNode *bm = hapvm_baseline_subtract(json_node_get_object(result), json_node_get_object(base), baseline,
+                                               any_baseline, error);
+        if (!bm)
+            return -1;
+        json_object_set_member(json_node_get_object(result), "baseline", bm);
+    }
     return hapvm_result_emit(result, json, quiet, accept_loss, "",
                              "use a larger --buffer-kb, --low-overhead, or", error) ? 0 : -1;
+}
+
+int
+hapvm_cmd_baseline(int argc, char **argv, GError **error)
+{
+    as_baseline = TRUE;
+    return hapvm_cmd_measure(argc, argv, error);
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "hapvm-cmds.h"
+#include "hapvm-baseline.h"
 #include "hapvm-error.h"
 #include "hapvm-report.h"
 #include "hapvm-result.h"
@@ -124,8 +125,12 @@ int
 hapvm_cmd_report(int argc, char **argv, GError **error)
 {
     g_autofree char *format = NULL, *output = NULL, *table = NULL, *set = NULL, *debuginfo = NULL;
-    gboolean no_lines = FALSE;
+    g_autofree char *baseline = NULL;
+    gboolean no_lines = FALSE, any_baseline = FALSE;
     const GOptionEntry entries[] = {
+        { "baseline", 0, 0, G_OPTION_ARG_FILENAME, &baseline,
+          "subtract an idle baseline (hapvm baseline): raw and baseline-subtracted scores", "FILE" },
+        { "any-baseline", 0, 0, G_OPTION_ARG_NONE, &any_baseline, "accept any result as the baseline", NULL },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format, "text (default), json, csv, lcov or html", "F" },
         { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "write to FILE (default: standard output)", "FILE" },
         { "csv-table", 0, 0, G_OPTION_ARG_STRING, &table,
@@ -175,6 +180,20 @@ hapvm_cmd_report(int argc, char **argv, GError **error)
     g_autoptr(GPtrArray) inputs = hapvm_report_inputs_load(argv + 1, argc - 1, error);
     if (!inputs)
         return -1;
+    if (baseline) {
+        /* Each result gets its "baseline" member, which every format shows. */
+        g_autoptr(JsonNode) base = hapvm_result_load(baseline, error);
+        if (!base)
+            return -1;
+        for (guint i = 0; i < inputs->len; i++) {
+            HapvmReportInput *in = inputs->pdata[i];
+            JsonNode *m = hapvm_baseline_subtract(in->result, json_node_get_object(base), baseline, any_baseline,
+                                                  error);
+            if (!m)
+                return -1;
+            json_object_set_member(in->result, "baseline", m);
+        }
+    }
     Output o;
     if (!output_open(&o, output, error))
         return -1;

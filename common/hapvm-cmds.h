@@ -27,3 +27,5 @@ int hapvm_cmd_fleet(int argc, char **argv, GError **error);
 
 /* hapvm import TRACE.DAT (--pid PID | --tid TID | --comm REGEX | --all) [options] */
 int hapvm_cmd_import(int argc, char **argv, GError **error);
+/* hapvm baseline [measure's targets and options]: record an idle target */
+int hapvm_cmd_baseline(int argc, char **argv, GError **error);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hapvm-baseline.h"
 #include "hapvm-error.h"
 #include "hapvm-json.h"
 
@@ -260,6 +261,7 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
     set_double(b, "duration_s", o->duration_s);
     set_str(b, "hap_f_rule", "unique functions hit in task context in the steady window");
     set_double(b, "density_per_line", in->density);
+    set_bool(b, "baseline", in->baseline);
     json_builder_end_object(b);
 
     json_builder_set_member_name(b, "timing");
@@ -542,6 +544,10 @@ hapvm_result_print_summary(JsonObject *r, FILE *out)
             ", hardirq %" G_GUINT64_FORMAT ", nmi %" G_GUINT64_FORMAT ", interrupt-only %" G_GUINT64_FORMAT
             " (not in HAP-F)\n", (guint64)hapvm_json_int(ctx, "task"), (guint64)hapvm_json_int(ctx, "softirq"), (guint64)hapvm_json_int(ctx, "hardirq"),
             (guint64)hapvm_json_int(ctx, "nmi"), (guint64)hapvm_json_int(ctx, "interrupt_only"));
+    if (hapvm_json_object(r, "baseline"))
+        hapvm_baseline_print(hapvm_json_object(r, "baseline"), out);
+    if (hapvm_json_boolean(method, "baseline"))
+        fprintf(out, "this is an idle baseline (hapvm baseline): subtract it with --baseline\n");
     if (lost)
         fprintf(out, "INCOMPLETE: %" G_GUINT64_FORMAT " events lost (overrun %" G_GUINT64_FORMAT ", dropped %"
                 G_GUINT64_FORMAT ", in pages %" G_GUINT64_FORMAT ")%s\n", lost, (guint64)hapvm_json_int(loss, "overrun"),

@@ -26,6 +26,7 @@ typedef struct {
     const char *lines_error;   /* why lines is NULL */
     double density;
     gboolean accept_loss;
+    gboolean baseline;         /* `hapvm baseline`: an idle target's recording */
     /* Front-end members (e.g. "vm"), added last to the result object. */
     void (*add_members)(JsonBuilder *b, gpointer data);
     gpointer add_data;

@@ -38,6 +38,7 @@ static const HapvmCommand commands[] = {
     { "index", hapvm_cmd_index, "build the kernel line index (HAP-L) from debuginfo" },
     { "list", hapvm_cmd_list, "list running QEMU/KVM domains and their tasks by role" },
     { "measure", hapvm_cmd_measure, "measure the HAP of a VM, process, cgroup or command" },
+    { "baseline", hapvm_cmd_baseline, "record an idle target, to subtract with --baseline" },
     { "report", hapvm_cmd_report, "print the summary of a result file" },
     { "results", hapvm_cmd_results, "list the results hapvmd stored, per domain" },
     { "status", hapvm_cmd_status, "show what hapvmd is measuring now" },
