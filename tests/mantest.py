@@ -66,8 +66,8 @@ tmp = tempfile.mkdtemp(prefix='hapvm-mantest-')
 try:
     dest = os.path.join(tmp, 'dest')
     r = run([meson, 'install', '-C', build_root, '--no-rebuild', '--destdir', dest,
-             '--tags', 'man,bash-completion'])
-    ok(r.returncode == 0, 'meson install --destdir --tags man,bash-completion', r.stdout + r.stderr)
+             '--tags', 'man,bash-completion,doc'])
+    ok(r.returncode == 0, 'meson install --destdir --tags man,bash-completion,doc', r.stdout + r.stderr)
     man = dest + os.path.join(prefix, mandir)
     page_of = {}
 
@@ -137,6 +137,16 @@ try:
         if c in page_of:
             check_options('hapvm ' + c, [hapvm, c], page_of[c])
     check_options('hapvmd', [hapvmd], os.path.join(man, 'man8', 'hapvmd.8'))
+
+    # The pages refer to docs/X.md as installed in docdir: each must be there.
+    docdir = os.path.join(prefix, datadir, 'doc', 'hapvm')
+    refs = set()
+    for p in pages:
+        with open(p, encoding='ascii') as f:
+            refs.update(re.findall(re.escape(docdir.replace('-', '\\-')) + r'/([A-Za-z0-9_.\\-]+\.md)', f.read()))
+    missing = sorted(r for r in refs if not os.path.isfile(dest + os.path.join(docdir, r.replace('\\-', '-'))))
+    ok(refs and not missing, 'the %d documents the pages refer to are installed in %s' % (len(refs), docdir),
+       'missing: %s' % missing)
 
     comp = dest + os.path.join(prefix, datadir, 'bash-completion', 'completions', 'hapvm')
     ok(os.path.isfile(comp), 'bash completion installed as %s' % comp[len(dest):])
