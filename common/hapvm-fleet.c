@@ -794,6 +794,8 @@ typedef struct {
     guint64 in_carry;  /* ~0 if the previous block ended inside a string */
     guint64 esc_carry; /* 1 if the previous block ended with an unescaping backslash */
     guint64 other_count;
+    gsize origin;      /* the first block's offset: blocks are at origin + 64 k */
+    guint skip;        /* leading bytes of the next block to ignore (after a rebase) */
     const char *error;
     gsize error_pos;
 } Events;
@@ -901,6 +903,18 @@ events_fill_body(Events *ev, void (*cls)(const guchar *, Masks *))
         b = pad;
     }
     cls(b, &m);
+    if (G_UNLIKELY(ev->skip)) {
+        /* Resuming after the layout path inside this block: its leading
+         * bytes were read there (whitespace to stage 1 now). */
+        guint64 keep = ~G_GUINT64_CONSTANT(0) << ev->skip;
+
+        m.q &= keep;
+        m.bs &= keep;
+        m.ctrl &= keep;
+        m.st &= keep;
+        m.ws |= ~keep;
+        ev->skip = 0;
+    }
     if (G_UNLIKELY(m.bs || ev->esc_carry)) {
         /* Rare: walk the backslashes; an unescaped one escapes the next byte. */
         guint64 bs = m.bs;
@@ -1225,11 +1239,14 @@ layout_element(const char *p, const char *e, const char **name, gsize *name_len,
 enum { ST_VALUE, ST_KEY, ST_COLON, ST_COMMA };
 
 /* Restart stage 1 at `at`, outside any string (after a ',' or '}' the
- * layout path consumed); the "other" bytes before it were checked. */
+ * layout path consumed; the "other" bytes before it were checked).  The
+ * blocks stay on the grid the general walk alone would use, so that a file
+ * with several errors reports the same first one either way. */
 static gboolean
 events_rebase(Events *ev, gsize at)
 {
-    ev->base = at;
+    ev->base = ev->origin + (at - ev->origin) / 64 * 64;
+    ev->skip = (guint)(at - ev->base);
     ev->in_carry = ev->esc_carry = 0;
     ev->events = ev->other = 0;
     ev->other_count = 0;
@@ -1269,7 +1286,7 @@ scan_functions(Scan *s, Collect *c, HapvmFleetNames *names)
         return FAIL(s, "functions is not an array");
     prev = (gsize)(s->p - s->start);
     stack[depth++] = '[';
-    ev.base = prev + 1;
+    ev.base = ev.origin = prev + 1;
     if (ev.base >= ev.len)
         return FAIL(s, "unexpected end of file");
     /* The first block starts right after the '['. */
@@ -1489,8 +1506,11 @@ fail_here:
     ev.error_pos = pos;
     goto fail;
 eof:
-    ev.error = "unexpected end of file (truncated?)";
-    ev.error_pos = ev.len;
+    /* events_next() also ends on stage 1's errors (in the next block): keep those. */
+    if (!ev.error) {
+        ev.error = "unexpected end of file (truncated?)";
+        ev.error_pos = ev.len;
+    }
 fail:
     s->p = ev.data + MIN(ev.error_pos, ev.len);
     return FAIL(s, ev.error);
