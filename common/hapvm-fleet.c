@@ -981,6 +981,10 @@ events_fill_avx2(Events *ev)
 }
 #endif
 
+/* The layout fast path (below) on or off; elements read by each path. */
+static gboolean layout_enabled = TRUE;
+static _Thread_local guint64 layout_elements, general_elements;
+
 static gboolean (*events_fill)(Events *ev);
 
 static void
@@ -995,6 +999,8 @@ classify_init_once(void)
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && !g_getenv("HAPVM_FLEET_NO_SIMD"))
             events_fill = events_fill_avx2;
 #endif
+        if (g_getenv("HAPVM_FLEET_NO_LAYOUT"))  /* benchmarks: the general walk only */
+            layout_enabled = FALSE;
         g_once_init_leave(&done, 1);
     }
 }
@@ -1072,8 +1078,6 @@ bad:
  * element (so an element of another layout, a future member, an escape, or
  * an error is the general walk's business, and the reported error is its). */
 
-static gboolean layout_enabled = TRUE;
-static _Thread_local guint64 layout_elements, general_elements;
 
 void
 hapvm_fleet_set_layout_fast_path(gboolean on)
