@@ -6,8 +6,10 @@
  * file's bytes (read into a per-thread buffer) that decodes only those members and skips the rest
  * without building anything; function names are interned (one hash table per
  * worker thread, merged once at the end), so nothing is allocated per
- * function.  The json-glib reader extracts the same record from a full
- * parse; the tests require both to agree. */
+ * function.  Elements of `functions` in hapvm's own layout are matched
+ * directly (the layout fast path); others go through a general two-stage
+ * walk.  The json-glib reader extracts the same record from a full parse;
+ * the tests require all of them to agree. */
 #include "hapvm-fleet.h"
 
 #include <dirent.h>
