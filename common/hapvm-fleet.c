@@ -1080,7 +1080,6 @@ bad:
  * element (so an element of another layout, a future member, an escape, or
  * an error is the general walk's business, and the reported error is its). */
 
-
 void
 hapvm_fleet_set_layout_fast_path(gboolean on)
 {
