@@ -6,8 +6,10 @@
  * file's bytes (read into a per-thread buffer) that decodes only those members and skips the rest
  * without building anything; function names are interned (one hash table per
  * worker thread, merged once at the end), so nothing is allocated per
- * function.  The json-glib reader extracts the same record from a full
- * parse; the tests require both to agree. */
+ * function.  Elements of `functions` in hapvm's own layout are matched
+ * directly (the layout fast path); others go through a general two-stage
+ * walk.  The json-glib reader extracts the same record from a full parse;
+ * the tests require all of them to agree. */
 #include "hapvm-fleet.h"
 
 #include <dirent.h>
@@ -93,6 +95,24 @@ names_grow(HapvmFleetNames *n)
     n->mask = mask;
 }
 
+/* memcmp() == 0 for short names, inline (the call showed in profiles). */
+static inline gboolean
+names_eq(const char *a, const char *b, gsize len)
+{
+    guint64 x, y;
+
+    for (; len >= 8; a += 8, b += 8, len -= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return FALSE;
+    }
+    for (; len; len--)
+        if (*a++ != *b++)
+            return FALSE;
+    return TRUE;
+}
+
 guint32
 hapvm_fleet_names_intern(HapvmFleetNames *n, const char *s, gsize len)
 {
@@ -102,7 +122,7 @@ hapvm_fleet_names_intern(HapvmFleetNames *n, const char *s, gsize len)
     for (; n->slots[j]; j = (j + 1) & n->mask) {
         const NameEntry *o = &g_array_index(n->entries, NameEntry, n->slots[j] - 1);
 
-        if (o->hash == h && o->len == len && memcmp(n->arena->str + o->off, s, len) == 0)
+        if (o->hash == h && o->len == len && names_eq(n->arena->str + o->off, s, len))
             return n->slots[j] - 1;
     }
     e.off = (guint32)n->arena->len;
@@ -776,6 +796,8 @@ typedef struct {
     guint64 in_carry;  /* ~0 if the previous block ended inside a string */
     guint64 esc_carry; /* 1 if the previous block ended with an unescaping backslash */
     guint64 other_count;
+    gsize origin;      /* the first block's offset: blocks are at origin + 64 k */
+    guint skip;        /* leading bytes of the next block to ignore (after a rebase) */
     const char *error;
     gsize error_pos;
 } Events;
@@ -813,6 +835,11 @@ classify_table(const guchar *b, Masks *m)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#endif
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
 
 __attribute__((target("avx2"), always_inline)) static inline void
 classify_half(__m256i v, guint64 *q, guint64 *bs, guint64 *ws, guint64 *st, guint64 *ctrl, int shift)
@@ -878,6 +905,18 @@ events_fill_body(Events *ev, void (*cls)(const guchar *, Masks *))
         b = pad;
     }
     cls(b, &m);
+    if (G_UNLIKELY(ev->skip)) {
+        /* Resuming after the layout path inside this block: its leading
+         * bytes were read there (whitespace to stage 1 now). */
+        guint64 keep = ~G_GUINT64_CONSTANT(0) << ev->skip;
+
+        m.q &= keep;
+        m.bs &= keep;
+        m.ctrl &= keep;
+        m.st &= keep;
+        m.ws |= ~keep;
+        ev->skip = 0;
+    }
     if (G_UNLIKELY(m.bs || ev->esc_carry)) {
         /* Rare: walk the backslashes; an unescaped one escapes the next byte. */
         guint64 bs = m.bs;
@@ -944,6 +983,10 @@ events_fill_avx2(Events *ev)
 }
 #endif
 
+/* The layout fast path (below) on or off; elements read by each path. */
+static gboolean layout_enabled = TRUE;
+static _Thread_local guint64 layout_elements, general_elements;
+
 static gboolean (*events_fill)(Events *ev);
 
 static void
@@ -958,6 +1001,8 @@ classify_init_once(void)
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") && !g_getenv("HAPVM_FLEET_NO_SIMD"))
             events_fill = events_fill_avx2;
 #endif
+        if (g_getenv("HAPVM_FLEET_NO_LAYOUT"))  /* benchmarks: the general walk only */
+            layout_enabled = FALSE;
         g_once_init_leave(&done, 1);
     }
 }
@@ -1018,7 +1063,214 @@ bad:
     return FALSE;
 }
 
+/* The layout fast path.  hapvm writes results with json-glib's pretty
+ * printer and hapvm_result_build()'s member order, so nearly every element
+ * of `functions` is, byte for byte,
+ *
+ *     \n    {\n      "name" : STR,\n      "module" : V,\n ... "startup" : V\n    }
+ *
+ * with the twelve members in a fixed order.  layout_element() matches that
+ * text directly (the keys and the whitespace between them with fixed
+ * comparisons, the values with a small scanner) and takes `name` and
+ * `hap_f` on the way, skipping the two-stage walk.  It accepts only what the
+ * general walk accepts, with the same record: values are strings without
+ * escapes or control characters, numbers by the same character rule,
+ * true/false/null, or flat arrays of those; `name` a string, `hap_f` a
+ * boolean.  On any other byte it returns NULL and the general walk reads the
+ * element (so an element of another layout, a future member, an escape, or
+ * an error is the general walk's business, and the reported error is its). */
+
+void
+hapvm_fleet_set_layout_fast_path(gboolean on)
+{
+    layout_enabled = on;
+}
+
+void
+hapvm_fleet_get_layout_counts(guint64 *fast, guint64 *general)
+{
+    *fast = layout_elements;
+    *general = general_elements;
+}
+
+/* At a string's first byte: just after its closing quote, or NULL (an
+ * escape, a control character, the end of data). */
+static inline const char *
+layout_string(const char *p, const char *e)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
+
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f);
+        guint m = (guint)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bsl)), ctl));
+
+        if (m) {
+            p += __builtin_ctz(m);
+            return *p == '"' ? p + 1 : NULL;
+        }
+        p += 16;
+    }
+#endif
+    for (; p < e; p++)
+        if (ctab[(guchar)*p] & C_STR)
+            return *p == '"' ? p + 1 : NULL;
+    return NULL;
+}
+
+/* A scalar (string, number, true, false, null): just after it, or NULL.
+ * What follows a number or literal is checked by the caller. */
+static inline const char *
+layout_scalar(const char *p, const char *e)
+{
+    if (p >= e)
+        return NULL;
+    switch (*p) {
+    case '"':
+        return layout_string(p + 1, e);
+    case 't':
+        return e - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
+    case 'n':
+        return e - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
+    case 'f':
+        return e - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
+    default:
+        if (*p != '-' && !g_ascii_isdigit(*p))
+            return NULL;
+        for (p++; p < e && (ctab[(guchar)*p] & C_NUM); p++)
+            ;
+        return p;
+    }
+}
+
+static inline const char *
+layout_ws(const char *p, const char *e)
+{
+    while (p < e && (ctab[(guchar)*p] & C_WS))
+        p++;
+    return p;
+}
+
+/* A member's value: a scalar or a flat array of scalars (any whitespace). */
+static inline const char *
+layout_value(const char *p, const char *e)
+{
+    if (p >= e || *p != '[')
+        return layout_scalar(p, e);
+    p = layout_ws(p + 1, e);
+    if (p < e && *p == ']')
+        return p + 1;
+    for (;;) {
+        if (!(p = layout_scalar(p, e)))
+            return NULL;
+        /* A scalar ends at whitespace, ',' or ']' ("12x", "nullx" do not). */
+        p = layout_ws(p, e);
+        if (p >= e)
+            return NULL;
+        if (*p == ']')
+            return p + 1;
+        if (*p != ',')
+            return NULL;
+        p = layout_ws(p + 1, e);
+    }
+}
+
+/* p[0..n) == lit[0..n), n <= 32, with p + n within the data: two
+ * overlapping 16-byte comparisons (libc's memcmp is a call here). */
+static inline gboolean
+layout_eq(const char *p, const char *lit, gsize n)
+{
+#ifdef __SSE2__
+    if (n >= 16) {
+        __m128i a = _mm_xor_si128(_mm_loadu_si128((const __m128i *)p), _mm_loadu_si128((const __m128i *)lit));
+        __m128i b = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + n - 16)),
+                                  _mm_loadu_si128((const __m128i *)(lit + n - 16)));
+
+        return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(a, b), _mm_setzero_si128())) == 0xffff;
+    }
+#endif
+    return memcmp(p, lit, n) == 0;
+}
+
+#define LAYOUT_LIT(p, e, lit) \
+    ((gsize)((e) - (p)) >= sizeof(lit) - 1 && layout_eq((p), lit, sizeof(lit) - 1) ? (p) + sizeof(lit) - 1 : NULL)
+
+/* One element from p (just after the '[' or ','): just after its '}', or
+ * NULL.  The member after each value is matched with its leading ",\n", so
+ * a value is always followed by exactly what the general walk would need. */
+static const char *
+layout_element(const char *p, const char *e, const char **name, gsize *name_len, gboolean *hap_f)
+{
+#define I6 ",\n      \""
+#define M(k) { I6 k "\" : ", sizeof(I6 k "\" : ") - 1 }
+    static const struct {
+        const char *text;
+        gsize len;
+    } rest[] = {
+        M("module"), M("address"), M("file"), M("lines"), M("subsystem"), M("roles"), M("contexts"),
+        M("first_seen_s"), M("count"),
+    };
+#undef M
+    const char *q;
+
+    if (!(p = LAYOUT_LIT(p, e, "\n    {\n      \"name\" : \"")))
+        return NULL;
+    if (!(q = layout_string(p, e)))
+        return NULL;
+    *name = p;
+    *name_len = (gsize)(q - 1 - p);
+    p = q;
+    for (guint i = 0; i < G_N_ELEMENTS(rest); i++) {
+        if ((gsize)(e - p) < rest[i].len || !layout_eq(p, rest[i].text, rest[i].len))
+            return NULL;
+        if (!(p = layout_value(p + rest[i].len, e)))
+            return NULL;
+    }
+    if (!(p = LAYOUT_LIT(p, e, I6 "hap_f\" : ")))
+        return NULL;
+    if ((q = LAYOUT_LIT(p, e, "true")))
+        *hap_f = TRUE;
+    else if ((q = LAYOUT_LIT(p, e, "false")))
+        *hap_f = FALSE;
+    else
+        return NULL;
+    if (!(p = LAYOUT_LIT(q, e, I6 "startup\" : ")) || !(p = layout_value(p, e)))
+        return NULL;
+    return LAYOUT_LIT(p, e, "\n    }");
+#undef I6
+}
+
 enum { ST_VALUE, ST_KEY, ST_COLON, ST_COMMA };
+
+/* Restart stage 1 at `at`, outside any string (after a ',' or '}' the
+ * layout path consumed; the "other" bytes before it were checked).  The
+ * blocks stay on the grid the general walk alone would use, so that a file
+ * with several errors reports the same first one either way. */
+static gboolean
+events_rebase(Events *ev, gsize at)
+{
+    ev->base = ev->origin + (at - ev->origin) / 64 * 64;
+    ev->skip = (guint)(at - ev->base);
+    ev->in_carry = ev->esc_carry = 0;
+    ev->events = ev->other = 0;
+    ev->other_count = 0;
+    return at >= ev->len || events_fill(ev);
+}
+
+/* No stray byte so far: the "other" bytes up to `prev` (inclusive) are all
+ * in validated scalars.  Else the layout path is not tried, and the general
+ * walk reports the stray byte at the end as usual. */
+static inline gboolean
+events_balanced(const Events *ev, gsize prev, gsize atoms)
+{
+    gsize off = prev + 1 - ev->base;
+    guint64 after = off >= 64 ? 0 : ev->other & ~((G_GUINT64_CONSTANT(1) << off) - 1);
+
+    return ev->other_count - (guint64)__builtin_popcountll(after) == atoms;
+}
+
+
 
 static gboolean
 scan_functions(Scan *s, Collect *c, HapvmFleetNames *names)
@@ -1027,7 +1279,7 @@ scan_functions(Scan *s, Collect *c, HapvmFleetNames *names)
     guint8 stack[66];       /* '[' or '{'; [0] = the functions array */
     int depth = 0, state = ST_VALUE;
     gboolean first = TRUE;
-    gsize prev, pos, atoms = 0;
+    gsize prev, pos, atoms = 0, layout_tried = (gsize)-1;
     /* The element being read (depth 2 = inside an element object). */
     int key = 0;            /* 1 name, 2 hap_f, 0 other */
     const char *name = NULL;
@@ -1039,7 +1291,7 @@ scan_functions(Scan *s, Collect *c, HapvmFleetNames *names)
         return FAIL(s, "functions is not an array");
     prev = (gsize)(s->p - s->start);
     stack[depth++] = '[';
-    ev.base = prev + 1;
+    ev.base = ev.origin = prev + 1;
     if (ev.base >= ev.len)
         return FAIL(s, "unexpected end of file");
     /* The first block starts right after the '['. */
@@ -1049,6 +1301,38 @@ scan_functions(Scan *s, Collect *c, HapvmFleetNames *names)
     for (;;) {
         char ch;
 
+        if (G_UNLIKELY(depth == 1) && state == ST_VALUE && layout_enabled && prev != layout_tried &&
+            events_balanced(&ev, prev, atoms)) {
+            const char *p = ev.data + prev + 1, *e = ev.data + ev.len, *q, *nm;
+            gsize nl;
+            gboolean hf;
+            guint64 k = 0;
+
+            layout_tried = prev;
+            while ((q = layout_element(p, e, &nm, &nl, &hf))) {
+                if (hf) {
+                    guint32 id = hapvm_fleet_names_intern(names, nm, nl);
+
+                    g_array_append_val(c->functions, id);
+                }
+                k++;
+                p = q;
+                if (q < e && *q == ',')
+                    p = q + 1;
+                else
+                    break;
+            }
+            if (k) {
+                /* Resume after the last ',' (a value next) or '}' (a ',' or ']' next). */
+                layout_elements += k;
+                prev = layout_tried = (gsize)(p - 1 - ev.data);
+                state = p[-1] == ',' ? ST_VALUE : ST_COMMA;
+                first = FALSE;
+                atoms = 0;
+                if (!events_rebase(&ev, prev + 1))
+                    goto fail;
+            }
+        }
         if ((pos = events_next(&ev)) == (gsize)-1) {
             if (!ev.error) {
                 ev.error = "unexpected end of file (truncated?)";
@@ -1168,6 +1452,7 @@ scan_functions(Scan *s, Collect *c, HapvmFleetNames *names)
             close:
                 if (depth == 2) {
                     /* An element done. */
+                    general_elements++;
                     if (!name) {
                         ev.error = "a functions[] element has no name";
                         goto fail_here;
@@ -1226,8 +1511,11 @@ fail_here:
     ev.error_pos = pos;
     goto fail;
 eof:
-    ev.error = "unexpected end of file (truncated?)";
-    ev.error_pos = ev.len;
+    /* events_next() also ends on stage 1's errors (in the next block): keep those. */
+    if (!ev.error) {
+        ev.error = "unexpected end of file (truncated?)";
+        ev.error_pos = ev.len;
+    }
 fail:
     s->p = ev.data + MIN(ev.error_pos, ev.len);
     return FAIL(s, ev.error);

@@ -87,6 +87,12 @@ HapvmFleetResult *hapvm_fleet_read_file(const char *path, HapvmFleetReader reade
 HapvmFleetResult *hapvm_fleet_read_bytes(const char *data, gsize len, const char *path,
                                          HapvmFleetNames *names, GError **error);
 
+/* Test and benchmark hooks: the layout fast path for functions[] elements
+ * (on by default; off = every element through the general walk), and how
+ * many elements each path read in the calling thread so far. */
+void hapvm_fleet_set_layout_fast_path(gboolean on);
+void hapvm_fleet_get_layout_counts(guint64 *fast, guint64 *general);
+
 typedef struct {
     char **group_by;          /* label names or result members (collector.host, ...) */
     gboolean latest;

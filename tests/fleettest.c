@@ -53,6 +53,18 @@ write_file(const char *path, const char *text, gssize len)
     g_assert_no_error(e);
 }
 
+/* Without g_file_set_contents()'s fsync: for the thousands of small files
+ * of the mutation tests. */
+static void
+write_quick(const char *path, const char *text, gsize len)
+{
+    FILE *f = fopen(path, "wb");
+
+    g_assert_nonnull(f);
+    g_assert_cmpuint(fwrite(text, 1, len, f), ==, len);
+    g_assert_cmpint(fclose(f), ==, 0);
+}
+
 static void
 write_json(const char *path, JsonNode *root, gboolean pretty)
 {
@@ -92,25 +104,11 @@ deep_copy(JsonNode *n)
 /* ------------------------------------------------------------------------ */
 /* Readers */
 
-/* Both readers on one file: both fail, or both give the same record. */
-static gboolean
-readers_agree(const char *path, gboolean expect_ok)
+/* Two records of the same file are the same (names compared as strings). */
+static void
+assert_same_record(const HapvmFleetResult *f, const HapvmFleetNames *nf, const HapvmFleetResult *r,
+                   const HapvmFleetNames *nr)
 {
-    g_autoptr(HapvmFleetNames) nf = hapvm_fleet_names_new();
-    g_autoptr(HapvmFleetNames) nr = hapvm_fleet_names_new();
-    g_autoptr(GError) ef = NULL;
-    g_autoptr(GError) er = NULL;
-    g_autoptr(HapvmFleetResult) f = hapvm_fleet_read_file(path, HAPVM_FLEET_READER_FAST, nf, &ef);
-    g_autoptr(HapvmFleetResult) r = hapvm_fleet_read_file(path, HAPVM_FLEET_READER_REFERENCE, nr, &er);
-
-    if (!f || !r) {
-        if (f || r)
-            g_test_message("%s: fast %s, reference %s", path, f ? "ok" : ef->message, r ? "ok" : er->message);
-        g_assert_true(!f && !r);
-        g_assert_true(g_error_matches(ef, HAPVM_ERROR, HAPVM_ERROR_PARSE) || ef->domain == G_FILE_ERROR);
-        g_assert_false(expect_ok);
-        return FALSE;
-    }
     g_assert_cmpstr(f->path, ==, r->path);
     g_assert_cmpstr(f->uuid, ==, r->uuid);
     g_assert_cmpint(f->has_collector, ==, r->has_collector);
@@ -135,6 +133,28 @@ readers_agree(const char *path, gboolean expect_ok)
     g_assert_cmpuint(f->n_functions, ==, r->n_functions);
     for (guint i = 0; i < f->n_functions; i++)
         g_assert_cmpstr(hapvm_fleet_names_get(nf, f->functions[i]), ==, hapvm_fleet_names_get(nr, r->functions[i]));
+}
+
+/* Both readers on one file: both fail, or both give the same record. */
+static gboolean
+readers_agree(const char *path, gboolean expect_ok)
+{
+    g_autoptr(HapvmFleetNames) nf = hapvm_fleet_names_new();
+    g_autoptr(HapvmFleetNames) nr = hapvm_fleet_names_new();
+    g_autoptr(GError) ef = NULL;
+    g_autoptr(GError) er = NULL;
+    g_autoptr(HapvmFleetResult) f = hapvm_fleet_read_file(path, HAPVM_FLEET_READER_FAST, nf, &ef);
+    g_autoptr(HapvmFleetResult) r = hapvm_fleet_read_file(path, HAPVM_FLEET_READER_REFERENCE, nr, &er);
+
+    if (!f || !r) {
+        if (f || r)
+            g_test_message("%s: fast %s, reference %s", path, f ? "ok" : ef->message, r ? "ok" : er->message);
+        g_assert_true(!f && !r);
+        g_assert_true(g_error_matches(ef, HAPVM_ERROR, HAPVM_ERROR_PARSE) || ef->domain == G_FILE_ERROR);
+        g_assert_false(expect_ok);
+        return FALSE;
+    }
+    assert_same_record(f, nf, r, nr);
     g_assert_true(expect_ok);
     return TRUE;
 }
@@ -356,6 +376,414 @@ test_readers_malformed(void)
             readers_agree(p, TRUE);
     }
     g_rand_free(rnd);
+    rm_rf(dir);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The layout fast path (hapvm's own pretty-printed functions[] elements) */
+
+/* The fast reader on a file's bytes with the layout path on and off: the same
+ * outcome both ways (the same record, or the same error message).  *fast and
+ * *general: how many elements each path read with it on.  Returns the
+ * record (layout path on), or NULL. */
+static HapvmFleetResult *
+layout_agree_bytes(const char *data, gsize len, const char *path, HapvmFleetNames *n, HapvmFleetNames *n2,
+                   guint64 *fast, guint64 *general)
+{
+    g_autoptr(GError) e1 = NULL;
+    g_autoptr(GError) e2 = NULL;
+    g_autoptr(HapvmFleetResult) r2 = NULL;
+    guint64 f0, g0, f1, g1, f2, g2;
+    HapvmFleetResult *r1;
+
+    hapvm_fleet_get_layout_counts(&f0, &g0);
+    r1 = hapvm_fleet_read_bytes(data, len, path, n, &e1);
+    hapvm_fleet_get_layout_counts(&f1, &g1);
+    hapvm_fleet_set_layout_fast_path(FALSE);
+    r2 = hapvm_fleet_read_bytes(data, len, path, n2, &e2);
+    hapvm_fleet_set_layout_fast_path(TRUE);
+    hapvm_fleet_get_layout_counts(&f2, &g2);
+    g_assert_cmpuint(f2, ==, f1);  /* off means off */
+    *fast = f1 - f0;
+    *general = g1 - g0;
+    if (!r1 || !r2) {
+        if (r1 || r2)
+            g_test_message("%s: layout path %s, general %s (fast %lu general %lu)", path, r1 ? "ok" : e1->message, r2 ? "ok" : e2->message, (gulong)*fast, (gulong)*general);
+        g_assert_true(!r1 && !r2);
+        g_assert_cmpstr(e1->message, ==, e2->message);
+        return NULL;
+    }
+    assert_same_record(r1, n, r2, n2);
+    return r1;
+}
+
+static HapvmFleetResult *
+layout_agree(const char *path, HapvmFleetNames *n, guint64 *fast, guint64 *general)
+{
+    g_autoptr(HapvmFleetNames) n2 = hapvm_fleet_names_new();
+    g_autofree char *data = NULL;
+    gsize len;
+
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    return layout_agree_bytes(data, len, path, n, n2, fast, general);
+}
+
+static void
+test_layout_fixtures(void)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(fixtures); i++) {
+        /* len(functions) of each fixture, read with python's json module. */
+        static const guint64 elements[] = { 2073, 1042, 853, 161 };
+        g_autofree char *p = fixture_path(fixtures[i]);
+        g_autoptr(HapvmFleetNames) n = hapvm_fleet_names_new();
+        g_autoptr(HapvmFleetResult) r = NULL;
+        guint64 fast, general;
+
+        r = layout_agree(p, n, &fast, &general);
+        g_assert_nonnull(r);
+        /* hapvm's own files: every element on the layout path. */
+        g_assert_cmpuint(fast, ==, elements[i]);
+        g_assert_cmpuint(general, ==, 0);
+    }
+}
+
+/* A small result as hapvm writes it (json-glib's pretty printer, the member
+ * order of hapvm_result_build): three elements, the middle one mutated. */
+static char *
+layout_doc(void)
+{
+    static const struct {
+        const char *name, *module, *file, *subsystem;
+        gint64 lines;  /* < 0: null */
+        const char *roles[3], *contexts[3];
+        gboolean hap_f, startup;
+    } fn[] = {
+        { "a_first", "kvm", NULL, NULL, -1, { NULL }, { "task", "softirq", NULL }, TRUE, TRUE },
+        { "do_syscall_64", NULL, "arch/x86/entry/common.c", "arch/x86", 40, { "process", "vcpu", NULL }, { "task", NULL }, TRUE, FALSE },
+        { "c_last", NULL, "mm/memory.c", "mm", 2, { "vcpu", NULL }, { "hardirq", NULL }, FALSE, FALSE },
+    };
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) root = NULL;
+    g_autoptr(JsonGenerator) g = json_generator_new();
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "schema");
+    json_builder_add_string_value(b, "hapvm-result");
+    json_builder_set_member_name(b, "version");
+    json_builder_add_int_value(b, 1);
+    json_builder_set_member_name(b, "target");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "kind");
+    json_builder_add_string_value(b, "cgroup");
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "loss");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "complete");
+    json_builder_add_boolean_value(b, TRUE);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "scores");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "hap_f");
+    json_builder_add_int_value(b, 2);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "functions");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < G_N_ELEMENTS(fn); i++) {
+        g_autofree char *addr = g_strdup_printf("0xffffffff8c64e%03x", i * 0x10);
+
+        json_builder_begin_object(b);
+#define STR(k, v) (json_builder_set_member_name(b, k), (v) ? json_builder_add_string_value(b, v) : json_builder_add_null_value(b))
+        STR("name", fn[i].name);
+        STR("module", fn[i].module);
+        STR("address", addr);
+        STR("file", fn[i].file);
+#undef STR
+        json_builder_set_member_name(b, "lines");
+        if (fn[i].lines < 0)
+            json_builder_add_null_value(b);
+        else
+            json_builder_add_int_value(b, fn[i].lines);
+        json_builder_set_member_name(b, "subsystem");
+        if (fn[i].subsystem)
+            json_builder_add_string_value(b, fn[i].subsystem);
+        else
+            json_builder_add_null_value(b);
+        json_builder_set_member_name(b, "roles");
+        json_builder_begin_array(b);
+        for (guint k = 0; fn[i].roles[k]; k++)
+            json_builder_add_string_value(b, fn[i].roles[k]);
+        json_builder_end_array(b);
+        json_builder_set_member_name(b, "contexts");
+        json_builder_begin_array(b);
+        for (guint k = 0; fn[i].contexts[k]; k++)
+            json_builder_add_string_value(b, fn[i].contexts[k]);
+        json_builder_end_array(b);
+        json_builder_set_member_name(b, "first_seen_s");
+        json_builder_add_double_value(b, 0.25 * i);
+        json_builder_set_member_name(b, "count");
+        json_builder_add_int_value(b, 12);
+        json_builder_set_member_name(b, "hap_f");
+        json_builder_add_boolean_value(b, fn[i].hap_f);
+        json_builder_set_member_name(b, "startup");
+        json_builder_add_boolean_value(b, fn[i].startup);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    json_generator_set_root(g, root);
+    json_generator_set_pretty(g, TRUE);
+    return json_generator_to_data(g, NULL);
+}
+
+/* doc with the first `old` from the "do_syscall_64" element's start on
+ * replaced by `new` (which must be found there). */
+static char *
+layout_mutate(const char *doc, const char *old, const char *new)
+{
+    const char *el = strstr(doc, "\n    {\n      \"name\" : \"do_syscall_64\""), *at;
+
+    g_assert_nonnull(el);
+    at = strstr(el, old);
+    if (!at)
+        g_error("layout test: '%s' not found in the element", old);
+    return g_strdup_printf("%.*s%s%s", (int)(at - doc), doc, new, at + strlen(old));
+}
+
+static void
+test_layout_deviations(void)
+{
+    /* Each must leave the layout path for the general walk (the element,
+     * or its end) and give the same outcome;
+     * strict: json-glib agrees too (ok = a record, else both refuse). */
+    static const struct {
+        const char *old, *new;
+        gboolean ok, strict;
+    } dev[] = {
+        { "\"name\" : ", "\"name\": ", TRUE, TRUE },                          /* whitespace */
+        { "\n      \"module\"", "\n       \"module\"", TRUE, TRUE },         /* indentation */
+        { "\n      \"address\"", "\r\n      \"address\"", TRUE, TRUE },      /* CRLF */
+        { "\n      \"file\"", "\n\t\"file\"", TRUE, TRUE },                  /* a tab */
+        { "\n    {\n      \"name\"", "\n  {\n    \"name\"", TRUE, TRUE },    /* another depth */
+        { "\"module\" : null,\n      \"address\" : \"0xffffffff8c64e010\"",  /* reordered */
+          "\"address\" : \"0xffffffff8c64e010\",\n      \"module\" : null", TRUE, TRUE },
+        { ",\n      \"startup\" : false", "", TRUE, TRUE },                   /* a member missing */
+        { ",\n      \"module\" : null", "", TRUE, TRUE },
+        { "\"name\" : \"do_syscall_64\",\n      ", "", FALSE, TRUE },         /* no name */
+        { ",\n      \"hap_f\" : true", "", FALSE, TRUE },                     /* no hap_f */
+        { "\"startup\" : false", "\"startup\" : false,\n      \"new\" : 1", TRUE, TRUE },     /* a member added */
+        { "\"count\" : 12,", "\"count\" : 12,\n      \"new\" : {\n        \"a\" : [ 1 ]\n      },", TRUE, TRUE },
+        { "\"startup\" : false", "\"startup\" : false,\n      \"name\" : \"other\"", TRUE, TRUE }, /* name twice */
+        { "\"hap_f\" : true", "\"hap_f\" : false,\n      \"hap_f\" : true", TRUE, TRUE },
+        { "do_syscall_64", "do_sys\\u0063all_64", TRUE, TRUE },              /* escapes */
+        { "do_syscall_64", "do_\\\"x\\\\", TRUE, TRUE },
+        { "arch/x86/entry", "arch\\/x86\\/entry", TRUE, TRUE },
+        { "\"process\"", "\"pro\\ncess\"", TRUE, TRUE },
+        { "do_syscall_64", "do_\\q", FALSE, FALSE },                          /* bad escapes */
+        { "do_syscall_64", "do_\\u12", FALSE, FALSE },
+        { "do_syscall_64", "do_sys\x01" "call", FALSE, FALSE },               /* control character */
+        { "\"arch/x86\"", "\"arch\t86\"", FALSE, FALSE },
+        { "\"hap_f\" : true", "\"hap_f\" : 1", FALSE, TRUE },                 /* hap_f not a boolean */
+        { "\"hap_f\" : true", "\"hap_f\" : \"true\"", FALSE, TRUE },
+        { "\"hap_f\" : true", "\"hap_f\" : null", FALSE, TRUE },
+        { "\"hap_f\" : true", "\"hap_f\" : tru", FALSE, TRUE },
+        { "\"hap_f\" : true", "\"hap_f\" : truex", FALSE, TRUE },
+        { "\"hap_f\" : true", "\"hap_f\" : [ true ]", FALSE, TRUE },
+        { "\"name\" : \"do_syscall_64\"", "\"name\" : 7", FALSE, TRUE },       /* name not a string */
+        { "\"name\" : \"do_syscall_64\"", "\"name\" : null", FALSE, TRUE },
+        { "\"roles\" : [\n        \"process\",\n        \"vcpu\"\n      ]", "\"roles\" : {\n      }", TRUE, TRUE }, /* other values */
+        { "\"process\",", "[ \"process\" ],", TRUE, TRUE },
+        { "\"vcpu\"\n", "{ }\n", TRUE, TRUE },
+        { "\"count\" : 12", "\"count\" : 12x", FALSE, TRUE },               /* bad scalars */
+        { "\"count\" : 12", "\"count\" : x", FALSE, TRUE },
+        { "\"lines\" : 40", "\"lines\" : nul", FALSE, TRUE },
+        { "\"startup\" : false", "\"startup\" : falsey", FALSE, TRUE },
+        { "\"vcpu\"\n", "12x\n", FALSE, TRUE },
+        { "\"vcpu\"\n", "nullx\n", FALSE, TRUE },
+        { "\"process\",", "\"process\",,", FALSE, TRUE },
+        { "\"process\",", "\"process\"", FALSE, TRUE },
+        { "\"startup\" : false", "\"startup\" : false,", FALSE, TRUE },       /* commas */
+        { "\"count\" : 12,", "\"count\" : 12", FALSE, TRUE },
+        { "\"count\" : 12,", "\"count\" : 12 x,", FALSE, TRUE },             /* a stray byte */
+        { "\n    }", "\n    }x", FALSE, TRUE },
+        { "\n    }", "\n    ]", FALSE, TRUE },
+        { "\n    }", "", FALSE, TRUE },
+        { "\n    {\n      \"name\" : \"do_syscall_64\"", "{\"name\":\"do_syscall_64\"", TRUE, TRUE }, /* compact */
+    };
+    /* These stay on the layout path (general == 0): other values it reads. */
+    static const struct {
+        const char *old, *new;
+    } same[] = {
+        { "\"count\" : 12", "\"count\" : -1.5e+3" },
+        { "\"module\" : null", "\"module\" : \"kvm\"" },
+        { "\"lines\" : 40", "\"lines\" : null" },
+        { "\"hap_f\" : true", "\"hap_f\" : false" },
+        { "do_syscall_64", "d\xc3\xa9j\xc3\xa0_vu" },
+        { "do_syscall_64", "}{][,:" },
+        { "\"process\",\n        \"vcpu\"\n      ]", "\"process\" ,\"vcpu\"]" },
+        { "\"vcpu\"\n", "12\n" },
+        { "\"vcpu\"\n", "null\n" },
+        { "\"roles\" : [\n        \"process\",\n        \"vcpu\"\n      ]", "\"roles\" : [\n      ]" },
+        { "\"startup\" : false", "\"startup\" : 3" },
+        { "\n    }", "\n    } " },  /* ' ,' after it: the general walk takes the ',', the next element is on the path */
+    };
+    g_autofree char *dir = tmpdir();
+    g_autofree char *p = g_build_filename(dir, "layout.json", NULL);
+    g_autofree char *doc = layout_doc();
+    guint64 fast, general;
+
+    /* The document itself: all on the layout path, and the record right. */
+    write_quick(p, doc, strlen(doc));
+    {
+        g_autoptr(HapvmFleetNames) n = hapvm_fleet_names_new();
+        g_autoptr(HapvmFleetResult) r = layout_agree(p, n, &fast, &general);
+
+        g_assert_true(readers_agree(p, TRUE));
+        g_assert_nonnull(r);
+        g_assert_cmpuint(fast, ==, 3);
+        g_assert_cmpuint(general, ==, 0);
+        g_assert_cmpuint(r->n_functions, ==, 2);
+        g_assert_cmpstr(hapvm_fleet_names_get(n, r->functions[0]), ==, "a_first");
+        g_assert_cmpstr(hapvm_fleet_names_get(n, r->functions[1]), ==, "do_syscall_64");
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(dev); i++) {
+        g_autofree char *t = layout_mutate(doc, dev[i].old, dev[i].new);
+        g_autoptr(HapvmFleetNames) n = hapvm_fleet_names_new();
+        g_autoptr(HapvmFleetResult) r = NULL;
+
+        g_test_message("deviation %u: '%s' -> '%s'", i, dev[i].old, dev[i].new);
+        write_quick(p, t, strlen(t));
+        r = layout_agree(p, n, &fast, &general);
+        g_assert_true((r != NULL) == dev[i].ok);
+        if (r) {  /* the general walk read it (or its end) */
+            g_assert_cmpuint(general, >=, 1);
+            g_assert_cmpuint(fast + general, ==, 3);
+        } else {  /* the last element is not reached (a stray byte after the
+                   * element's '}' is the general walk's to find) */
+            g_assert_cmpuint(fast, <=, 2);
+        }
+        if (dev[i].strict)
+            readers_agree(p, dev[i].ok);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(same); i++) {
+        g_autofree char *t = layout_mutate(doc, same[i].old, same[i].new);
+        g_autoptr(HapvmFleetNames) n = hapvm_fleet_names_new();
+        g_autoptr(HapvmFleetResult) r = NULL;
+
+        g_test_message("still on the layout path %u: '%s' -> '%s'", i, same[i].old, same[i].new);
+        write_quick(p, t, strlen(t));
+        r = layout_agree(p, n, &fast, &general);
+        g_assert_nonnull(r);
+        g_assert_cmpuint(fast, ==, 3);
+        g_assert_cmpuint(general, ==, 0);
+        readers_agree(p, TRUE);
+    }
+    rm_rf(dir);
+}
+
+/* Every byte of the middle element deleted, or replaced by characters that
+ * matter to the scanners, and the file cut at every byte of it: the same
+ * outcome with the layout path on and off, and the same record as json-glib
+ * whenever both accept. */
+static void
+test_layout_mutations(void)
+{
+    static const char repl[] = " \"\\x,}]:\n\x01";
+    g_autofree char *dir = tmpdir();
+    g_autofree char *p = g_build_filename(dir, "layout.json", NULL);
+    g_autofree char *doc = layout_doc();
+    const char *el = strstr(doc, "\n    {\n      \"name\" : \"do_syscall_64\"");
+    const char *end = strstr(el, "\n    }") + 7;
+    gsize len = strlen(doc), a = (gsize)(el - doc), z = (gsize)(end - doc);
+    guint64 fast, general, fell_back = 0, cases = 0;
+    /* One set of tables for all (fewer allocations: ASan's quarantine). */
+    g_autoptr(HapvmFleetNames) n = hapvm_fleet_names_new();
+    g_autoptr(HapvmFleetNames) n2 = hapvm_fleet_names_new();
+    g_autoptr(HapvmFleetNames) nr = hapvm_fleet_names_new();
+
+    g_assert_true(g_str_has_prefix(el, "\n    {"));
+    for (gsize i = a; i < z; i++) {
+        for (guint k = 0; k <= sizeof(repl) - 1; k++) {
+            g_autofree char *t = g_malloc(len + 1);
+            g_autoptr(HapvmFleetResult) r = NULL;
+            gsize tl = len;
+
+            memcpy(t, doc, len + 1);
+            if (k == sizeof(repl) - 1) {  /* deleted */
+                memmove(t + i, t + i + 1, len - i);
+                tl--;
+            } else if (t[i] == repl[k]) {
+                continue;
+            } else {
+                t[i] = repl[k];
+            }
+            r = layout_agree_bytes(t, tl, p, n, n2, &fast, &general);
+            cases++;
+            fell_back += general > 0;
+            if (r && (i - a) % 3 == 0) {  /* json-glib on a third of them (time) */
+                g_autoptr(HapvmFleetResult) rr = NULL;
+
+                write_quick(p, t, tl);
+                rr = hapvm_fleet_read_file(p, HAPVM_FLEET_READER_REFERENCE, nr, NULL);
+                if (rr)
+                    assert_same_record(r, n, rr, nr);
+            }
+        }
+        g_assert_null(layout_agree_bytes(doc, i, p, n, n2, &fast, &general));
+    }
+    g_test_message("%" G_GUINT64_FORMAT " mutations, %" G_GUINT64_FORMAT " left the layout path", cases, fell_back);
+    /* Many must leave it (not all: a changed byte inside a string or a
+     * number may keep the layout; and failures are not counted). */
+    g_assert_cmpuint(fell_back, >, cases / 5);
+    rm_rf(dir);
+}
+
+/* Elements on the general walk and on the layout path alternating, the
+ * switches at every offset within stage 1's 64-byte blocks, with escapes
+ * (a backslash just before a switch) and a stray byte before one. */
+static void
+test_layout_switches(void)
+{
+    g_autofree char *dir = tmpdir();
+    g_autofree char *p = g_build_filename(dir, "layout.json", NULL);
+    g_autofree char *doc = layout_doc();
+    const char *f = strstr(doc, "\"functions\" : [") + 15;
+    const char *e1 = strstr(f, "\n    {\n      \"name\" : \"do_syscall_64\"");
+    const char *e2 = strstr(e1 + 1, "\n    {");
+    g_autofree char *head = g_strndup(doc, (gsize)(f - doc));
+    g_autofree char *l0 = g_strndup(f, (gsize)(e1 - 1 - f));    /* the layout elements, without commas */
+    g_autofree char *l1 = g_strndup(e1, (gsize)(e2 - 1 - e1));
+    g_autofree char *l2 = g_strndup(e2, strstr(e2, "\n    }") + 6 - e2);
+
+    for (guint pad = 0; pad < 70; pad++) {
+        for (guint stray = 0; stray < 2; stray++) {
+            g_autofree char *sp = g_strnfill(pad, ' ');
+            g_autofree char *t = g_strdup_printf(
+                "%s{\"name\":\"g\\\\\",%s\"hap_f\":true}%s,%s,{\"name\":\"h\\\"\",\"hap_f\":true%s},%s,%s\n  ]\n}\n",
+                head, sp, stray ? "x" : "", l0, sp, l1, l2);
+            g_autoptr(HapvmFleetNames) n = hapvm_fleet_names_new();
+            g_autoptr(HapvmFleetResult) r = NULL;
+            guint64 fast, general;
+
+            write_quick(p, t, strlen(t));
+            r = layout_agree(p, n, &fast, &general);
+            g_test_message("pad %u stray %u: %" G_GUINT64_FORMAT " elements on the layout path, %" G_GUINT64_FORMAT " not",
+                           pad, stray, fast, general);
+            readers_agree(p, !stray);
+            if (stray) {  /* found at the array's end; no layout path after it */
+                g_assert_null(r);
+                g_assert_cmpuint(fast, ==, 0);
+                g_assert_cmpuint(general, ==, 5);
+            } else {
+                g_assert_nonnull(r);
+                g_assert_cmpuint(general, ==, 2);
+                g_assert_cmpuint(fast, ==, 3);
+                g_assert_cmpuint(r->n_functions, ==, 4);
+                g_assert_cmpstr(hapvm_fleet_names_get(n, r->functions[1]), ==, "a_first");
+                g_assert_cmpstr(hapvm_fleet_names_get(n, r->functions[2]), ==, "h\"");
+            }
+        }
+    }
     rm_rf(dir);
 }
 
@@ -800,6 +1228,10 @@ main(int argc, char **argv)
     g_test_add_func("/fleet/readers/fixtures", test_readers_fixtures);
     g_test_add_func("/fleet/readers/variants", test_readers_variants);
     g_test_add_func("/fleet/readers/malformed", test_readers_malformed);
+    g_test_add_func("/fleet/layout/fixtures", test_layout_fixtures);
+    g_test_add_func("/fleet/layout/deviations", test_layout_deviations);
+    g_test_add_func("/fleet/layout/mutations", test_layout_mutations);
+    g_test_add_func("/fleet/layout/switches", test_layout_switches);
     g_test_add_func("/fleet/small", test_fleet_small);
     g_test_add_func("/fleet/rank-by", test_fleet_rank_by);
     g_test_add_func("/fleet/golden", test_golden);
