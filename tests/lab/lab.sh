@@ -179,6 +179,13 @@ lab_debuginfo() {
     LAB_KVER=${pkg#linux-image-}
     LAB_DBG=$LAB_CACHE/dbg-$LAB_KVER
     dir=$LAB_DBG
+    # Several tests ask at once on a fresh machine (lineindextest,
+    # visibilitytest, reportgolden): one downloads and extracts, the others
+    # wait for it (the lock goes with the process).
+    mkdir -p "$LAB_CACHE"
+    local lk
+    exec {lk}>"$LAB_CACHE/.debuginfo.lock"
+    flock "$lk"
     if [ -f "$dir/.done" ] && { [ -z "${HAPVM_LAB_DBG_ALL:-}" ] || [ -f "$dir/.all" ]; }; then
         return 0
     fi
