@@ -289,6 +289,12 @@ handle_record(HapvmXenTrace *t, const guint8 *r)
         d->vmexits++;
 }
 
+static gsize
+rec_size(guint32 h)
+{
+    return 4 + (HDR_CYCLES(h) ? 8 : 0) + 4 * HDR_EXTRA(h);
+}
+
 static gboolean
 fail(HapvmXenTrace *t, GError **error, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
@@ -307,23 +313,33 @@ fail(HapvmXenTrace *t, GError **error, const char *fmt, ...)
     return FALSE;
 }
 
-static gsize
-rec_size(guint32 h)
-{
-    return 4 + (HDR_CYCLES(h) ? 8 : 0) + 4 * HDR_EXTRA(h);
-}
-
-/* One complete record at r whose header is known to fit (size bytes);
- * t->stats.bytes is the record's offset. */
+/* A header, checked as soon as it is read (before the rest of its record
+ * arrives, so that a file of another kind fails at once). */
 static gboolean
-consume(HapvmXenTrace *t, const guint8 *r, gsize size, GError **error)
+check_header(HapvmXenTrace *t, guint32 h, GError **error)
 {
-    guint32 h = word(r, 0);
-
     if (!t->in_window || t->window_left == 0) {
         if (HDR_EVENT(h) != HAPVM_XEN_TRC_CPU_CHANGE || HDR_EXTRA(h) < 2)
             return fail(t, error, "expected a CPU-change record (0x2001f003), found header 0x%08x%s", h,
                         t->stats.windows ? "" : ": not a xentrace file?");
+        return TRUE;
+    }
+    if (rec_size(h) > t->window_left)
+        return fail(t, error, "record of %zu bytes (header 0x%08x) crosses the end of pCPU %u's window (%" G_GUINT64_FORMAT
+                    " bytes left)", rec_size(h), h, t->cpu, t->window_left);
+    if (HDR_EVENT(h) == HAPVM_XEN_TRC_CPU_CHANGE)
+        return fail(t, error, "CPU-change record inside pCPU %u's window", t->cpu);
+    return TRUE;
+}
+
+/* One complete record at r, its header checked; t->stats.bytes is its
+ * offset. */
+static gboolean
+consume(HapvmXenTrace *t, const guint8 *r, GError **error)
+{
+    guint32 h = word(r, 0);
+
+    if (!t->in_window || t->window_left == 0) {
         const guint8 *x = r + 4 + (HDR_CYCLES(h) ? 8 : 0);
         guint32 cpu = word(x, 0);
         if (cpu >= MAX_CPUS)
@@ -336,12 +352,7 @@ consume(HapvmXenTrace *t, const guint8 *r, gsize size, GError **error)
         pcpu_get(t, cpu);
         return TRUE;
     }
-    if (size > t->window_left)
-        return fail(t, error, "record of %zu bytes (header 0x%08x) crosses the end of pCPU %u's window (%" G_GUINT64_FORMAT
-                    " bytes left)", size, h, t->cpu, t->window_left);
-    if (HDR_EVENT(h) == HAPVM_XEN_TRC_CPU_CHANGE)
-        return fail(t, error, "CPU-change record inside pCPU %u's window", t->cpu);
-    t->window_left -= size;
+    t->window_left -= rec_size(h);
     handle_record(t, r);
     return TRUE;
 }
@@ -353,7 +364,7 @@ hapvm_xen_trace_feed(HapvmXenTrace *t, const void *data, gsize len, GError **err
 
     if (t->failed)
         return fail(t, error, "the stream already failed");
-    /* Complete a record cut by the previous call. */
+    /* Complete a record cut by the previous call: its header first. */
     while (t->carry_len && len) {
         gsize need = t->carry_len < 4 ? 4 : rec_size(word(t->carry, 0));
         gsize take = MIN(need - t->carry_len, len);
@@ -361,10 +372,14 @@ hapvm_xen_trace_feed(HapvmXenTrace *t, const void *data, gsize len, GError **err
         t->carry_len += take;
         p += take;
         len -= take;
-        if (t->carry_len == need && need >= 4 && rec_size(word(t->carry, 0)) == need) {
-            if (!consume(t, t->carry, need, error))
+        if (t->carry_len < need)
+            return TRUE;
+        if (need == 4 && !check_header(t, word(t->carry, 0), error))
+            return FALSE;
+        if (t->carry_len == rec_size(word(t->carry, 0))) {
+            if (!consume(t, t->carry, error))
                 return FALSE;
-            t->stats.bytes += need;
+            t->stats.bytes += t->carry_len;
             t->carry_len = 0;
         }
     }
@@ -374,13 +389,16 @@ hapvm_xen_trace_feed(HapvmXenTrace *t, const void *data, gsize len, GError **err
             t->carry_len = len;
             return TRUE;
         }
-        gsize size = rec_size(word(p, 0));
+        guint32 h = word(p, 0);
+        if (!check_header(t, h, error))
+            return FALSE;
+        gsize size = rec_size(h);
         if (len < size) {
             memcpy(t->carry, p, len);
             t->carry_len = len;
             return TRUE;
         }
-        if (!consume(t, p, size, error))
+        if (!consume(t, p, error))
             return FALSE;
         t->stats.bytes += size;
         p += size;
