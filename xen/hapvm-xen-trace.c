@@ -233,10 +233,15 @@ handle_record(HapvmXenTrace *t, const guint8 *r)
         }
         guint old = (ev >> 8) & 0xfu, new = (ev >> 4) & 0xfu;
         if (old == RUNSTATE_RUNNING) {
-            if (p->domid != (int)domid || p->vcpu != vcpu)
+            /* Xen records a vCPU leaving a pCPU on that pCPU, so a
+             * mismatch means our view is stale (after lost records):
+             * keep the current vCPU, as xenalyze does for a vCPU it has
+             * marked lost. */
+            if (p->domid == (int)domid && p->vcpu == vcpu) {
+                p->domid = NO_DOMAIN;
+                p->cur = NULL;
+            } else
                 t->stats.inconsistent++;
-            p->domid = NO_DOMAIN;
-            p->cur = NULL;
         }
         if (new == RUNSTATE_RUNNING)
             set_current(t, p, domid, vcpu);
