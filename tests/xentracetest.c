@@ -474,9 +474,12 @@ test_xenalyze(void)
             totals[dom][kind]++;
             char *key = g_strdup_printf("%u:%d:%u", dom, kind, nr);
             g_hash_table_insert(want, key, GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(want, key)) + 1));
-        } else if (g_regex_match(gm_re, lines[i], 0, &m)) {
-            g_autofree char *kind = g_match_info_fetch(m, 1);
-            g_autofree char *dom_s = g_match_info_fetch(m, 2);
+            continue;
+        }
+        g_autoptr(GMatchInfo) m2 = NULL;
+        if (g_regex_match(gm_re, lines[i], 0, &m2)) {
+            g_autofree char *kind = g_match_info_fetch(m2, 1);
+            g_autofree char *dom_s = g_match_info_fetch(m2, 2);
             guint dom = (guint)g_ascii_strtoull(dom_s, NULL, 10);
             g_assert_cmpuint(dom, <, 8);
             maps[dom][strcmp(kind, "unmap") == 0]++;
