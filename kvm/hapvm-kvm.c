@@ -6,11 +6,10 @@
 #include <string.h>
 
 #include "hapvm-error.h"
+#include "hapvm-proc.h"
 
 #define DEFAULT_RUN_DIR "/run/libvirt/qemu"
 #define DEFAULT_PROC "/proc"
-#define KTHREADD_PID 2
-#define PF_KTHREAD 0x00200000u /* include/linux/sched.h, unchanged since 2.6.x */
 /* kvm_vm_create_worker_thread() names its kthread "%s-%d" from
  * "kvm-nx-lpage-recovery"; TASK_COMM_LEN cuts it (and the pid) to this.  On
  * Linux >= 6.13 it is a vhost_task named "kvm-nx-lpage-recovery", which is
@@ -384,43 +383,6 @@ hapvm_kvm_classify_thread(const char *comm, int *vcpu)
     return HAPVM_ROLE_EMULATOR;
 }
 
-/* The comm of a task directory ("<dir>/comm"), without its newline. */
-static gboolean
-read_comm(const char *dir, char comm[HAPVM_KVM_COMM_LEN])
-{
-    g_autofree char *path = g_build_filename(dir, "comm", NULL);
-    g_autofree char *buf = NULL;
-
-    if (!g_file_get_contents(path, &buf, NULL, NULL))
-        return FALSE;
-    buf[strcspn(buf, "\n")] = '\0';
-    g_strlcpy(comm, buf, HAPVM_KVM_COMM_LEN);
-    return TRUE;
-}
-
-/* A kernel thread: "<pid> (<comm>) <state> <ppid> <pgrp> <session> <tty>
- * <tpgid> <flags> ..." (proc(5)) with ppid 2 (kthreadd) and PF_KTHREAD in
- * flags.  The comm may hold spaces and ')', so fields start after the last
- * ')'.  Unreadable or malformed: not a kthread. */
-static gboolean
-is_kthread(const char *dir)
-{
-    g_autofree char *path = g_build_filename(dir, "stat", NULL);
-    g_autofree char *buf = NULL;
-    char state;
-    int ppid;
-    unsigned int flags;
-
-    if (!g_file_get_contents(path, &buf, NULL, NULL))
-        return FALSE;
-    const char *p = strrchr(buf, ')');
-    if (!p)
-        return FALSE;
-    if (sscanf(p + 1, " %c %d %*d %*d %*d %*d %u", &state, &ppid, &flags) != 3)
-        return FALSE;
-    return ppid == KTHREADD_PID && (flags & PF_KTHREAD);
-}
-
 static void
 append_task(GArray *out, guint32 tid, HapvmRole role, const char *comm, int vcpu, gboolean in_group)
 {
@@ -467,7 +429,7 @@ scan_outside(const char *root, guint qemu_pid, GHashTable *group, gboolean runs_
         if (!parse_tid(n, &tid) || g_hash_table_contains(group, GUINT_TO_POINTER(tid)))
             continue;
         g_autofree char *dir = g_build_filename(root, n, NULL);
-        if (!read_comm(dir, comm))
+        if (!hapvm_proc_read_comm(dir, comm, HAPVM_KVM_COMM_LEN))
             continue; /* exited, or not a task */
         if (g_str_has_prefix(comm, "vhost-") && parse_digits(comm + 6, &owner) &&
             g_hash_table_contains(group, GUINT_TO_POINTER(owner)))
@@ -478,14 +440,14 @@ scan_outside(const char *root, guint qemu_pid, GHashTable *group, gboolean runs_
                  parse_digits(comm + strlen(NX_FULL_PREFIX), &owner) && owner == qemu_pid)
             role = HAPVM_ROLE_KTHREAD;
         else if (strcmp(comm, NX_COMM) == 0) {
-            if (is_kthread(dir)) {
+            if (hapvm_proc_is_kthread(dir)) {
                 n_nx++;
                 nx_tid = tid;
             }
             continue;
         } else
             continue;
-        if (is_kthread(dir))
+        if (hapvm_proc_is_kthread(dir))
             append_task(out, tid, role, comm, -1, FALSE);
     }
     if (n_nx == 1 && runs_kvm)
@@ -537,7 +499,7 @@ hapvm_kvm_scan_tasks(const char *proc_root, guint qemu_pid, GArray *out, GError 
         if (!parse_tid(n, &tid))
             continue;
         g_autofree char *dir = g_build_filename(task_dir, n, NULL);
-        if (!read_comm(dir, comm))
+        if (!hapvm_proc_read_comm(dir, comm, HAPVM_KVM_COMM_LEN))
             continue; /* exited since the listing */
         HapvmRole role = hapvm_kvm_classify_thread(comm, &vcpu);
         if (role == HAPVM_ROLE_VCPU && g_str_has_suffix(comm, "/KVM"))

@@ -5,10 +5,9 @@
 #include <string.h>
 
 #include "hapvm-error.h"
+#include "hapvm-proc.h"
 
 #define DEFAULT_PROC "/proc"
-#define KTHREADD_PID 2
-#define PF_KTHREAD 0x00200000u /* include/linux/sched.h */
 #define COMM_CUT 15            /* TASK_COMM_LEN - 1: a name this long may have been cut */
 
 const char *
@@ -195,40 +194,6 @@ parse_tid(const char *s, guint32 *out)
     return TRUE;
 }
 
-static gboolean
-read_comm(const char *dir, char comm[HAPVM_XEN_COMM_LEN])
-{
-    g_autofree char *path = g_build_filename(dir, "comm", NULL);
-    g_autofree char *buf = NULL;
-
-    if (!g_file_get_contents(path, &buf, NULL, NULL))
-        return FALSE;
-    buf[strcspn(buf, "\n")] = '\0';
-    g_strlcpy(comm, buf, HAPVM_XEN_COMM_LEN);
-    return TRUE;
-}
-
-/* proc(5) stat: ppid 2 (kthreadd) and PF_KTHREAD in flags; fields start
- * after the last ')' since a comm may hold ')' and spaces. */
-static gboolean
-is_kthread(const char *dir)
-{
-    g_autofree char *path = g_build_filename(dir, "stat", NULL);
-    g_autofree char *buf = NULL;
-    char state;
-    int ppid;
-    unsigned int flags;
-
-    if (!g_file_get_contents(path, &buf, NULL, NULL))
-        return FALSE;
-    const char *p = strrchr(buf, ')');
-    if (!p)
-        return FALSE;
-    if (sscanf(p + 1, " %c %d %*d %*d %*d %*d %u", &state, &ppid, &flags) != 3)
-        return FALSE;
-    return ppid == KTHREADD_PID && (flags & PF_KTHREAD);
-}
-
 /* The value of QEMU's -xen-domid in <dir>/cmdline (NUL-separated
  * arguments): 1 found, 0 absent, -1 unreadable.  "-xen-domid-restrict" is
  * another option. */
@@ -290,7 +255,7 @@ append_threads(GArray *out, const char *pid_dir, guint32 pid, HapvmRole role, Ha
         if (!parse_tid(n, &tid))
             continue;
         g_autofree char *dir = g_build_filename(task_dir, n, NULL);
-        if (!read_comm(dir, comm))
+        if (!hapvm_proc_read_comm(dir, comm, HAPVM_XEN_COMM_LEN))
             continue;
         append_task(out, tid, pid, role, kind, domid, comm);
     }
@@ -338,9 +303,9 @@ hapvm_xen_scan_tasks(const char *proc_root, guint domid, const HapvmXenScanHints
         if (!parse_tid(n, &pid))
             continue;
         g_autofree char *dir = g_build_filename(root, n, NULL);
-        if (!read_comm(dir, comm))
+        if (!hapvm_proc_read_comm(dir, comm, HAPVM_XEN_COMM_LEN))
             continue; /* exited, or not a task */
-        if (is_kthread(dir)) {
+        if (hapvm_proc_is_kthread(dir)) {
             if (hapvm_xen_classify_kthread(comm, &task_domid, &kind)) {
                 if (task_domid == domid)
                     append_task(out, pid, pid, HAPVM_ROLE_VHOST, kind, (int)domid, comm);
