@@ -13,6 +13,15 @@
 #include "hapvm-result.h"
 #include "hapvm-store.h"
 
+/* One of the child's output pipes, read line by line on the main loop. */
+typedef struct {
+    HapvmdSession *session;
+    int fd;
+    guint src;
+    GString *buf;
+    void (*line)(HapvmdSession *s, const char *line);
+} Pipe;
+
 struct HapvmdSession {
     const HapvmdConfig *cfg;
     char *domain, *uuid, *driver, *trigger;
@@ -22,9 +31,8 @@ struct HapvmdSession {
     gboolean running;
     GDateTime *started;
     char *tmp_json;
-    int status_fd, err_fd;
-    guint status_src, err_src, child_src, kill_src;
-    GString *status_buf, *err_buf;
+    Pipe status, err;   /* --status-fd lines; stderr lines */
+    guint child_src, kill_src;
     char *last_err;
     JsonNode *last_status;
     char *stop_why;
@@ -51,14 +59,14 @@ hapvmd_session_free(HapvmdSession *s)
 {
     if (!s)
         return;
-    remove_source(&s->status_src);
-    remove_source(&s->err_src);
+    remove_source(&s->status.src);
+    remove_source(&s->err.src);
     remove_source(&s->child_src);
     remove_source(&s->kill_src);
-    if (s->status_fd >= 0)
-        close(s->status_fd);
-    if (s->err_fd >= 0)
-        close(s->err_fd);
+    if (s->status.fd >= 0)
+        close(s->status.fd);
+    if (s->err.fd >= 0)
+        close(s->err.fd);
     if (s->running && s->pid > 0) {
         /* Freed while the child runs (daemon teardown): don't orphan it. */
         kill(s->pid, SIGTERM);
@@ -74,8 +82,8 @@ hapvmd_session_free(HapvmdSession *s)
         g_hash_table_unref(s->labels);
     g_date_time_unref(s->started);
     g_free(s->tmp_json);
-    g_string_free(s->status_buf, TRUE);
-    g_string_free(s->err_buf, TRUE);
+    g_string_free(s->status.buf, TRUE);
+    g_string_free(s->err.buf, TRUE);
     g_free(s->last_err);
     if (s->last_status)
         json_node_unref(s->last_status);
@@ -85,10 +93,11 @@ hapvmd_session_free(HapvmdSession *s)
 
 /* Read what is there; hand complete lines to line_func. FALSE at EOF. */
 static gboolean
-drain_lines(int fd, GString *buf, void (*line_func)(HapvmdSession *, const char *), HapvmdSession *s)
+drain_lines(Pipe *p)
 {
+    GString *buf = p->buf;
     char chunk[4096];
-    ssize_t n = read(fd, chunk, sizeof chunk);
+    ssize_t n = read(p->fd, chunk, sizeof chunk);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return TRUE;
     if (n <= 0)
@@ -97,7 +106,7 @@ drain_lines(int fd, GString *buf, void (*line_func)(HapvmdSession *, const char 
     char *nl;
     while ((nl = memchr(buf->str, '\n', buf->len))) {
         *nl = '\0';
-        line_func(s, buf->str);
+        p->line(p->session, buf->str);
         g_string_erase(buf, 0, nl - buf->str + 1);
     }
     if (buf->len > 65536) /* a runaway line: keep the daemon's memory bounded */
@@ -128,22 +137,12 @@ on_err_line(HapvmdSession *s, const char *line)
 }
 
 static gboolean
-on_status(int fd, GIOCondition cond, gpointer data)
+on_pipe(int fd, GIOCondition cond, gpointer data)
 {
-    HapvmdSession *s = data;
-    if (drain_lines(fd, s->status_buf, on_status_line, s))
+    Pipe *p = data;
+    if (drain_lines(p))
         return G_SOURCE_CONTINUE;
-    s->status_src = 0;
-    return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_err(int fd, GIOCondition cond, gpointer data)
-{
-    HapvmdSession *s = data;
-    if (drain_lines(fd, s->err_buf, on_err_line, s))
-        return G_SOURCE_CONTINUE;
-    s->err_src = 0;
+    p->src = 0;
     return G_SOURCE_REMOVE;
 }
 
@@ -181,15 +180,13 @@ finish(HapvmdSession *s, int wait_status)
     g_autoptr(GError) e = NULL;
 
     /* The status and error pipes may still hold the last lines. */
-    if (s->status_src) {
-        while (drain_lines(s->status_fd, s->status_buf, on_status_line, s))
+    Pipe *pipes[] = { &s->status, &s->err };
+    for (guint i = 0; i < G_N_ELEMENTS(pipes); i++) {
+        if (!pipes[i]->src)
+            continue;
+        while (drain_lines(pipes[i]))
             ;
-        remove_source(&s->status_src);
-    }
-    if (s->err_src) {
-        while (drain_lines(s->err_fd, s->err_buf, on_err_line, s))
-            ;
-        remove_source(&s->err_src);
+        remove_source(&pipes[i]->src);
     }
     if (g_file_test(s->tmp_json, G_FILE_TEST_EXISTS))
         result = hapvm_result_load(s->tmp_json, &e);
@@ -249,9 +246,8 @@ hapvmd_session_start(const HapvmdConfig *c, const HapvmdSessionInfo *info, Hapvm
     s->labels = info->labels ? g_hash_table_ref(info->labels) : NULL;
     s->qemu_pid = info->qemu_pid;
     s->started = g_date_time_new_now_utc();
-    s->status_fd = s->err_fd = -1;
-    s->status_buf = g_string_new(NULL);
-    s->err_buf = g_string_new(NULL);
+    s->status = (Pipe){ .session = s, .fd = -1, .buf = g_string_new(NULL), .line = on_status_line };
+    s->err = (Pipe){ .session = s, .fd = -1, .buf = g_string_new(NULL), .line = on_err_line };
 
     g_autofree char *work = g_build_filename(c->results, ".work", NULL);
     if (g_mkdir_with_parents(work, 0700) != 0) {
@@ -311,12 +307,13 @@ hapvmd_session_start(const HapvmdConfig *c, const HapvmdSessionInfo *info, Hapvm
     }
     s->pid = pid;
     s->running = TRUE;
-    s->status_fd = sp[0];
-    s->err_fd = err_fd;
-    g_unix_set_fd_nonblocking(s->status_fd, TRUE, NULL);
-    g_unix_set_fd_nonblocking(s->err_fd, TRUE, NULL);
-    s->status_src = g_unix_fd_add(s->status_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_status, s);
-    s->err_src = g_unix_fd_add(s->err_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_err, s);
+    s->status.fd = sp[0];
+    s->err.fd = err_fd;
+    Pipe *pipes[] = { &s->status, &s->err };
+    for (guint i = 0; i < G_N_ELEMENTS(pipes); i++) {
+        g_unix_set_fd_nonblocking(pipes[i]->fd, TRUE, NULL);
+        pipes[i]->src = g_unix_fd_add(pipes[i]->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_pipe, pipes[i]);
+    }
     s->child_src = g_child_watch_add(pid, on_child, s);
     s->done = done;
     s->done_data = data;
