@@ -242,6 +242,20 @@ on_rescan(gpointer data)
 
 /* ---- requests ---------------------------------------------------------- */
 
+/* {"ok":OK,"KEY":"VALUE"}: "ok" first, as the hook reads only that. */
+static char *
+reply(gboolean ok, const char *key, const char *value)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "ok");
+    json_builder_add_boolean_value(b, ok);
+    hapvm_json_set_str(b, key, value);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) n = json_builder_get_root(b);
+    return json_to_string(n, FALSE);
+}
+
 static char *
 reply_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
@@ -252,14 +266,7 @@ reply_error(const char *fmt, ...)
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "ok");
-    json_builder_add_boolean_value(b, FALSE);
-    hapvm_json_set_str(b, "error", msg);
-    json_builder_end_object(b);
-    g_autoptr(JsonNode) n = json_builder_get_root(b);
-    return json_to_string(n, FALSE);
+    return reply(FALSE, "error", msg);
 }
 
 static char *
@@ -316,14 +323,7 @@ handle_hook(JsonObject *req)
         g_hash_table_add(D.migrating, g_strdup(uuid));
         action = "ignored";
     }
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "ok");
-    json_builder_add_boolean_value(b, TRUE);
-    hapvm_json_set_str(b, "action", action);
-    json_builder_end_object(b);
-    g_autoptr(JsonNode) n = json_builder_get_root(b);
-    return json_to_string(n, FALSE);
+    return reply(TRUE, "action", action);
 }
 
 static char *
