@@ -184,6 +184,7 @@ role_colour(const char *role)
     static const struct { const char *role, *colour; } map[] = {
         { "process", "#0072B2" }, { "vcpu", "#D55E00" },   { "emulator", "#E69F00" }, { "iothread", "#CC79A7" },
         { "vhost", "#009E73" },   { "kthread", "#56B4E9" }, { "shared", "#999933" },
+        { "backend", "#882255" },
     };
     for (guint i = 0; i < G_N_ELEMENTS(map); i++)
         if (g_str_equal(role, map[i].role))

@@ -12,7 +12,7 @@ const char *
 hapvm_role_name(HapvmRole role)
 {
     static const char *const names[] = {
-        "process", "vcpu", "emulator", "iothread", "vhost", "kthread", "shared",
+        "process", "vcpu", "emulator", "iothread", "vhost", "kthread", "shared", "backend",
     };
     return role < HAPVM_N_ROLES ? names[role] : "?";
 }
@@ -60,6 +60,7 @@ struct HapvmMeasurement {
     GPid child;
     gboolean child_exited;
     volatile sig_atomic_t interrupted;
+    gboolean targets_gone; /* said by the front end */
     HapvmEndReason end;
     HapvmTraceLoss loss;
     GArray *curve;
@@ -319,6 +320,12 @@ hapvm_measurement_interrupt(HapvmMeasurement *m)
     m->interrupted = 1;
 }
 
+void
+hapvm_measurement_set_targets_gone(HapvmMeasurement *m)
+{
+    m->targets_gone = TRUE;
+}
+
 typedef struct {
     guint total, steady;
 } FunctionCount;
@@ -465,7 +472,7 @@ hapvm_measurement_run(HapvmMeasurement *m, GError **error)
             if (m->progress)
                 m->progress(m, m->progress_data);
             next_tick += 1000000000ULL;
-            if (all_tasks_gone(m) && (!m->child || m->child_exited))
+            if (m->targets_gone || (all_tasks_gone(m) && (!m->child || m->child_exited)))
                 m->end = HAPVM_END_TARGETS_EXITED;
         }
         if (m->opts.low_overhead && now >= next_notrace) {

@@ -15,6 +15,7 @@ typedef enum {
     HAPVM_ROLE_VHOST,
     HAPVM_ROLE_KTHREAD,
     HAPVM_ROLE_SHARED,
+    HAPVM_ROLE_BACKEND,     /* a Xen dom0 backend kernel thread (blkback, netback) */
     HAPVM_N_ROLES
 } HapvmRole;
 
@@ -81,6 +82,10 @@ void hapvm_measurement_set_progress(HapvmMeasurement *m, HapvmProgressFunc func,
 gboolean hapvm_measurement_run(HapvmMeasurement *m, GError **error);
 /* Ask a running measurement to end (signal-safe). */
 void hapvm_measurement_interrupt(HapvmMeasurement *m);
+/* The front end knows its target is gone (e.g. a Xen domain destroyed
+ * while shared services it listed live on): end the run as
+ * HAPVM_END_TARGETS_EXITED at the next tick.  Call from a rescan. */
+void hapvm_measurement_set_targets_gone(HapvmMeasurement *m);
 
 /* A measurement of a recording (hapvm import): no tracefs, nothing run.
  * It takes dec; the caller gives its tasks, sets the window (which sets

@@ -503,7 +503,8 @@ typedef struct {
     guint roles, contexts;  /* bit masks over the name tables below */
 } AggFunction;
 
-static const char *const role_names[] = { "process", "vcpu", "emulator", "iothread", "vhost", "kthread", "shared" };
+static const char *const role_names[] = { "process", "vcpu", "emulator", "iothread", "vhost", "kthread", "shared",
+                                            "backend" };
 static const char *const ctx_names[] = { "task", "softirq", "hardirq", "nmi" };
 
 static guint

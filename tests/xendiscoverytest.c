@@ -121,11 +121,11 @@ check_tasks(const GArray *got, const Want *want, guint n, int domid)
     }
 }
 
-#define BB HAPVM_ROLE_VHOST, HAPVM_XEN_TASK_BLKBACK
-#define RX HAPVM_ROLE_VHOST, HAPVM_XEN_TASK_NETBACK_RX
-#define DA HAPVM_ROLE_VHOST, HAPVM_XEN_TASK_NETBACK_DEALLOC
-#define NB HAPVM_ROLE_VHOST, HAPVM_XEN_TASK_NETBACK
-#define NAPI HAPVM_ROLE_VHOST, HAPVM_XEN_TASK_NAPI
+#define BB HAPVM_ROLE_BACKEND, HAPVM_XEN_TASK_BLKBACK
+#define RX HAPVM_ROLE_BACKEND, HAPVM_XEN_TASK_NETBACK_RX
+#define DA HAPVM_ROLE_BACKEND, HAPVM_XEN_TASK_NETBACK_DEALLOC
+#define NB HAPVM_ROLE_BACKEND, HAPVM_XEN_TASK_NETBACK
+#define NAPI HAPVM_ROLE_BACKEND, HAPVM_XEN_TASK_NAPI
 #define DM HAPVM_ROLE_EMULATOR, HAPVM_XEN_TASK_DEVICE_MODEL
 #define SH(k) HAPVM_ROLE_SHARED, HAPVM_XEN_TASK_##k
 
@@ -195,7 +195,7 @@ test_no_cross_attribution(gconstpointer data)
             const HapvmXenTask *t = &g_array_index(got, HapvmXenTask, j);
             g_assert_false(g_hash_table_contains(owner, GUINT_TO_POINTER(t->tid)));
             g_hash_table_insert(owner, GUINT_TO_POINTER(t->tid), GUINT_TO_POINTER(doms[i]));
-            if (t->role == HAPVM_ROLE_VHOST)
+            if (t->role == HAPVM_ROLE_BACKEND)
                 n_backends++;
         }
     }
@@ -232,7 +232,7 @@ test_dm_pid_hint(void)
 
     scan_ok("proc-6.1", 31, &stale, got);
     for (guint i = 0; i < got->len; i++)
-        g_assert_cmpint(g_array_index(got, HapvmXenTask, i).role, ==, HAPVM_ROLE_VHOST);
+        g_assert_cmpint(g_array_index(got, HapvmXenTask, i).role, ==, HAPVM_ROLE_BACKEND);
     g_assert_cmpuint(got->len, ==, 4); /* 504, 516, 517, 521 */
     g_array_set_size(got, 0);
     scan_ok("proc-6.1", 31, &bare, got);

@@ -51,7 +51,7 @@ fake_close(gpointer self)
     g_free(f);
 }
 
-static const HapvmXenSysOps fake_ops = { fake_list, fake_read, fake_close };
+static const HapvmXenSysOps fake_ops = { fake_list, fake_read, fake_close, NULL };
 
 /* dom0, "web" (3, PV, running), "db" (12, HVM, QEMU 2000), "old" (14,
  * dying), "gone" (15, shut down), 16 without a name in xenstore. */
@@ -138,6 +138,16 @@ test_lookup(void)
     /* Like xl: all digits is a domid, even with leading zeros. */
     g_autoptr(HapvmXenDomain) web2 = lookup_ok(sys, "003");
     g_assert_cmpuint(web2->info.domid, ==, 3);
+    /* The UUID libxl keeps in /local/domain/<id>/vm (what hapvmd passes),
+     * in either case. */
+    g_autoptr(HapvmXenDomain) db3 = lookup_ok(sys, "0c1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b");
+    g_assert_cmpuint(db3->info.domid, ==, 12);
+    g_autoptr(HapvmXenDomain) web3 = lookup_ok(sys, "3B0E7CB2-6A2C-4A8E-9A57-4AB7C0F5D1E3");
+    g_assert_cmpuint(web3->info.domid, ==, 3);
+    /* No coverage operation in this back end: an error, not a crash. */
+    g_autoptr(GError) e = NULL;
+    g_assert_false(hapvm_xen_sys_coverage(sys, HAPVM_XEN_COVERAGE_SIZE, NULL, &e));
+    g_assert_error(e, HAPVM_ERROR, HAPVM_ERROR_FAILED);
 }
 
 static void
@@ -147,6 +157,7 @@ test_lookup_errors(void)
     g_autoptr(HapvmXenSys) sys = fake_sys(&f);
 
     lookup_fails(sys, "nosuch", HAPVM_ERROR_NO_DOMAIN, "no Xen domain named 'nosuch'");
+    lookup_fails(sys, "0c1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5c", HAPVM_ERROR_NO_DOMAIN, "or with that UUID");
     lookup_fails(sys, "99", HAPVM_ERROR_NO_DOMAIN, "no Xen domain with domid 99");
     lookup_fails(sys, "40000", HAPVM_ERROR_USAGE, "not a Xen domain id");
     lookup_fails(sys, "99999999999999999999", HAPVM_ERROR_USAGE, "not a Xen domain id");

@@ -137,6 +137,16 @@ check_alive(HapvmXenDomain *d, const char *what, GError **error)
     return d;
 }
 
+gboolean
+hapvm_xen_sys_coverage(HapvmXenSys *sys, HapvmXenCoverageOp op, GByteArray *out, GError **error)
+{
+    if (!sys->ops->coverage) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED, "no hypervisor coverage interface");
+        return FALSE;
+    }
+    return sys->ops->coverage(sys->self, op, out, error);
+}
+
 HapvmXenDomain *
 hapvm_xen_domain_lookup(HapvmXenSys *sys, const char *what, GError **error)
 {
@@ -171,7 +181,7 @@ hapvm_xen_domain_lookup(HapvmXenSys *sys, const char *what, GError **error)
         g_autoptr(HapvmXenDomain) d = domain_from_info(sys, &g_array_index(infos, HapvmXenDomInfo, i), error);
         if (!d)
             return NULL;
-        if (g_strcmp0(d->name, what) != 0)
+        if (g_strcmp0(d->name, what) != 0 && !(d->uuid && g_ascii_strcasecmp(d->uuid, what) == 0))
             continue;
         if (found) {
             /* xenstore does not forbid it; a dying domain can keep its
@@ -191,7 +201,8 @@ hapvm_xen_domain_lookup(HapvmXenSys *sys, const char *what, GError **error)
         found = g_steal_pointer(&d);
     }
     if (!found) {
-        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_NO_DOMAIN, "no Xen domain named '%s' (see 'xl list')", what);
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_NO_DOMAIN, "no Xen domain named '%s' or with that UUID "
+                    "(see 'xl list')", what);
         return NULL;
     }
     return check_alive(g_steal_pointer(&found), what, error);

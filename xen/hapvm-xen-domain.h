@@ -16,12 +16,21 @@ typedef struct {
     guint64 cpu_time_ns;
 } HapvmXenDomInfo;
 
+typedef enum {
+    HAPVM_XEN_COVERAGE_SIZE = 0,  /* XEN_SYSCTL_COVERAGE_get_size: out gets nothing */
+    HAPVM_XEN_COVERAGE_RESET,     /* XEN_SYSCTL_COVERAGE_reset */
+    HAPVM_XEN_COVERAGE_READ,      /* XEN_SYSCTL_COVERAGE_read: the raw gcov/LLVM stream into out */
+} HapvmXenCoverageOp;
+
 typedef struct {
     /* Every domain, domid order (HapvmXenDomInfo into @out). */
     gboolean (*list)(gpointer self, GArray *out, GError **error);
     /* A xenstore node's value; NULL without error when it does not exist. */
     char *(*read)(gpointer self, const char *path, GError **error);
     void (*close)(gpointer self);
+    /* XEN_SYSCTL_coverage_op (may be NULL).  EOPNOTSUPP (Xen built without
+     * CONFIG_COVERAGE) is HAPVM_ERROR_FAILED with a message saying so. */
+    gboolean (*coverage)(gpointer self, HapvmXenCoverageOp op, GByteArray *out, GError **error);
 } HapvmXenSysOps;
 
 typedef struct HapvmXenSys HapvmXenSys;
@@ -37,6 +46,8 @@ gboolean hapvm_xen_sys_available(void);
 /* Wrap @ops over @self (tests, other back ends); @ops must outlive it. */
 HapvmXenSys *hapvm_xen_sys_new(const HapvmXenSysOps *ops, gpointer self);
 void hapvm_xen_sys_free(HapvmXenSys *sys);
+/* Hypervisor code coverage (global to Xen, not per domain). */
+gboolean hapvm_xen_sys_coverage(HapvmXenSys *sys, HapvmXenCoverageOp op, GByteArray *out, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmXenSys, hapvm_xen_sys_free)
 
 typedef struct {
@@ -50,7 +61,7 @@ void hapvm_xen_domain_free(HapvmXenDomain *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmXenDomain, hapvm_xen_domain_free)
 
 /* Resolve @what like xl does: all digits → a domid, anything else → a
- * name from xenstore.  Errors: HAPVM_ERROR_NO_DOMAIN (no such domain),
+ * name from xenstore (or the domain's UUID, /local/domain/<id>/vm).  Errors: HAPVM_ERROR_NO_DOMAIN (no such domain),
  * HAPVM_ERROR_NOT_RUNNING (dying or shut down), HAPVM_ERROR_USAGE (empty,
  * domid out of range, or a name two domains share), and the back end's. */
 HapvmXenDomain *hapvm_xen_domain_lookup(HapvmXenSys *sys, const char *what, GError **error);

@@ -90,7 +90,60 @@ sys_read(gpointer self, const char *path, GError **error)
     return copy;
 }
 
-static const HapvmXenSysOps sys_ops = { sys_list, sys_read, sys_close };
+static gboolean
+coverage_fail(HapvmXenCoverageOp op, GError **error)
+{
+    static const char *const names[] = { "get_size", "reset", "read" };
+
+    if (errno == EOPNOTSUPP || errno == ENOSYS)
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED,
+                    "this Xen is built without coverage (CONFIG_COVERAGE; Debian's Xen is not): no hypervisor "
+                    "code coverage");
+    else
+        g_set_error(error, HAPVM_ERROR, errno == EPERM || errno == EACCES ? HAPVM_ERROR_NOT_ROOT : HAPVM_ERROR_FAILED,
+                    "XEN_SYSCTL_coverage_op %s: %s", names[op], g_strerror(errno));
+    return FALSE;
+}
+
+static gboolean
+sys_coverage(gpointer self, HapvmXenCoverageOp op, GByteArray *out, GError **error)
+{
+    Sys *s = self;
+    struct xen_sysctl sysctl = { .cmd = XEN_SYSCTL_coverage_op };
+    DECLARE_HYPERCALL_BUFFER(char, buf);
+    guint32 size;
+
+    sysctl.u.coverage_op.cmd = XEN_SYSCTL_COVERAGE_get_size;
+    if (op != HAPVM_XEN_COVERAGE_READ) {
+        if (op == HAPVM_XEN_COVERAGE_RESET)
+            sysctl.u.coverage_op.cmd = XEN_SYSCTL_COVERAGE_reset;
+        return xc_sysctl(s->xch, &sysctl) == 0 || coverage_fail(op, error);
+    }
+    if (xc_sysctl(s->xch, &sysctl) < 0)
+        return coverage_fail(HAPVM_XEN_COVERAGE_SIZE, error);
+    size = sysctl.u.coverage_op.size;
+    buf = xc_hypercall_buffer_alloc(s->xch, buf, MAX(size, 1));
+    if (!buf) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED, "cannot allocate %u bytes for Xen's coverage data", size);
+        return FALSE;
+    }
+    memset(&sysctl, 0, sizeof(sysctl));
+    sysctl.cmd = XEN_SYSCTL_coverage_op;
+    sysctl.u.coverage_op.cmd = XEN_SYSCTL_COVERAGE_read;
+    sysctl.u.coverage_op.size = size;
+    set_xen_guest_handle(sysctl.u.coverage_op.buffer, buf);
+    if (xc_sysctl(s->xch, &sysctl) < 0) {
+        int e = errno;
+        xc_hypercall_buffer_free(s->xch, buf);
+        errno = e;
+        return coverage_fail(op, error);
+    }
+    g_byte_array_append(out, (const guint8 *)buf, MIN(size, sysctl.u.coverage_op.size));
+    xc_hypercall_buffer_free(s->xch, buf);
+    return TRUE;
+}
+
+static const HapvmXenSysOps sys_ops = { sys_list, sys_read, sys_close, sys_coverage };
 
 gboolean
 hapvm_xen_sys_available(void)

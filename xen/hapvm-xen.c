@@ -308,7 +308,7 @@ hapvm_xen_scan_tasks(const char *proc_root, guint domid, const HapvmXenScanHints
         if (hapvm_proc_is_kthread(dir)) {
             if (hapvm_xen_classify_kthread(comm, &task_domid, &kind)) {
                 if (task_domid == domid)
-                    append_task(out, pid, pid, HAPVM_ROLE_VHOST, kind, (int)domid, comm);
+                    append_task(out, pid, pid, HAPVM_ROLE_BACKEND, kind, (int)domid, comm);
             } else if (hints->shared && (strcmp(comm, "xenbus") == 0 || strcmp(comm, "xenwatch") == 0))
                 append_task(out, pid, pid, HAPVM_ROLE_SHARED, HAPVM_XEN_TASK_XENBUS, -1, comm);
             continue;

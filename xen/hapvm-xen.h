@@ -65,7 +65,7 @@ const char *hapvm_xen_task_kind_name(HapvmXenTaskKind kind);
 typedef struct {
     guint32 tid;
     guint32 pid;          /* thread-group leader (== tid for a kthread) */
-    HapvmRole role;       /* VHOST (in-kernel backend), EMULATOR (device model), SHARED */
+    HapvmRole role;       /* BACKEND (in-kernel backend), EMULATOR (device model), SHARED */
     HapvmXenTaskKind kind;
     int domid;            /* the domain it serves; -1 for a shared service */
     char comm[HAPVM_XEN_COMM_LEN];
