@@ -18,12 +18,17 @@
 #include "hapvm-lineindex.h"
 #include "hapvm-measure.h"
 #include "hapvm-result.h"
+#include "hapvm-xen-target.h"
 
 typedef struct {
     char **pids;
     char *cgroup;
     GPid child;
     HapvmKvmTarget *vm;    /* a libvirt domain or --qemu-pid */
+    HapvmXenTarget *xen;   /* a Xen domain, measured from dom0 */
+    const char *xentrace;  /* --xentrace PATH */
+    gboolean no_xentrace;
+    const char *xen_coverage;
     gboolean live;         /* progress line on a terminal */
     int status_fd;         /* --status-fd: one JSON line a second (hapvmd) */
     double last_new_s;     /* when the function count last grew */
@@ -36,6 +41,7 @@ targets_clear(Targets *t)
     g_strfreev(t->pids);
     g_free(t->cgroup);
     hapvm_kvm_target_free(t->vm);
+    hapvm_xen_target_free(t->xen);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Targets, targets_clear)
 
@@ -189,7 +195,32 @@ progress(HapvmMeasurement *m, gpointer data)
 static void
 add_vm_members(JsonBuilder *b, gpointer data)
 {
-    hapvm_kvm_target_to_json(data, b);
+    Targets *t = data;
+
+    if (t->xen)
+        hapvm_xen_target_to_json(t->xen, b);
+    else
+        hapvm_kvm_target_to_json(t->vm, b);
+}
+
+/* Hypercalls and coverage for the window in which functions are traced. */
+static gboolean
+xen_start(HapvmMeasurement *m, gpointer data, GError **error)
+{
+    Targets *t = data;
+
+    hapvm_xen_target_coverage_begin(t->xen, t->xen_coverage);
+    if (t->no_xentrace)
+        t->xen->xentrace_unavailable = g_strdup("disabled with --no-xentrace");
+    else if (!hapvm_xen_target_start_xentrace(t->xen, t->xentrace))
+        g_printerr("hapvm measure: warning: no hypercall counts: %s\n", t->xen->xentrace_unavailable);
+    return TRUE;
+}
+
+static gboolean
+xen_uri(const char *uri)
+{
+    return uri && (g_str_has_prefix(uri, "xen:") || g_str_has_prefix(uri, "xen+"));
 }
 
 /* Fork the command stopped on a pipe; it execs once we release it, so the
@@ -258,6 +289,8 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     int status_fd = -1;
     g_autofree char *baseline = NULL;
     gboolean any_baseline = FALSE;
+    gboolean xen = FALSE;
+    g_autofree char *xentrace = NULL, *xen_coverage = NULL;
 
     hapvm_measure_opts_init(&o);
     GOptionEntry entries[] = {
@@ -265,6 +298,11 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         { "cgroup", 'g', 0, G_OPTION_ARG_FILENAME, &t.cgroup, "measure every task of a cgroup", "PATH" },
         { "qemu-pid", 0, 0, G_OPTION_ARG_INT, &qemu_pid, "measure the QEMU/KVM VM of process PID (no libvirt)", "PID" },
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI for DOMAIN (default: as virsh)", "URI" },
+        { "xen", 'x', 0, G_OPTION_ARG_NONE, &xen, "DOMAIN is a Xen domain (name, domid or UUID; the default in a dom0)", NULL },
+        { "xentrace", 0, 0, G_OPTION_ARG_FILENAME, &xentrace, "xentrace program for Xen hypercall counts", "PATH" },
+        { "no-xentrace", 0, 0, G_OPTION_ARG_NONE, &t.no_xentrace, "no Xen hypercall counts (xentrace is global)", NULL },
+        { "xen-coverage", 0, 0, G_OPTION_ARG_FILENAME, &xen_coverage,
+          "reset Xen's coverage counters and save them to FILE at the end (Xen built with coverage)", "FILE" },
         { "duration", 'd', 0, G_OPTION_ARG_DOUBLE, &o.duration_s, "measure for S seconds (no steady-state stop)", "S" },
         { "until-steady", 0, 0, G_OPTION_ARG_NONE, &until_steady, "stop at steady state (the default)", NULL },
         { "warmup", 'w', 0, G_OPTION_ARG_DOUBLE, &o.warmup_s, "startup window before steady state (default 5)", "S" },
@@ -286,7 +324,7 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         { "status-fd", 0, 0, G_OPTION_ARG_INT, &status_fd, "write a JSON status line a second to FD (for hapvmd)", "FD" },
         G_OPTION_ENTRY_NULL
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("[DOMAIN | --qemu-pid PID | --pid PID | --cgroup PATH | -- COMMAND [ARGS...]]");
+    g_autoptr(GOptionContext) ctx = g_option_context_new("[[--xen] DOMAIN | --qemu-pid PID | --pid PID | --cgroup PATH | -- COMMAND [ARGS...]]");
     g_option_context_set_summary(ctx, "Measure the host-kernel functions (HAP) a workload makes the kernel run.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_strict_posix(ctx, FALSE);
@@ -321,6 +359,11 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     if (!domain && !qemu_pid && !t.pids && !t.cgroup && !command) {
         g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE,
                     "nothing to measure: give a libvirt DOMAIN, --qemu-pid, --pid, --cgroup or -- COMMAND");
+        return -1;
+    }
+    if ((xen || xentrace || xen_coverage || t.no_xentrace) && !domain) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "--xen, --xentrace, --no-xentrace and --xen-coverage "
+                    "apply to a Xen DOMAIN");
         return -1;
     }
     if (qemu_pid < 0 || (uri && !domain)) {
@@ -375,8 +418,25 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         o.trace.buffer_kb = buffer_kb;
     o.trace.syscalls = !no_syscalls;
 
-    /* Resolve a VM before touching tracefs: bad input leaves nothing. */
-    if (domain)
+    /* Resolve a VM before touching tracefs: bad input leaves nothing.  In
+     * a Xen dom0 a DOMAIN is a Xen domain unless a libvirt URI says
+     * otherwise. */
+    if (domain && (xen || xen_uri(uri) || (!uri && hapvm_xen_is_dom0(NULL)))) {
+        if (uri && !xen_uri(uri) && xen) {
+            g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "--xen with --connect %s: give a xen:// URI", uri);
+            return -1;
+        }
+        if (uri)
+            t.xen = hapvm_xen_target_open_libvirt(uri, domain, error);
+        else {
+            HapvmXenSys *sys = hapvm_xen_sys_open(error);
+            t.xen = sys ? hapvm_xen_target_open(sys, domain, NULL, error) : NULL;
+        }
+        if (!t.xen)
+            return -1;
+        t.xentrace = xentrace;
+        t.xen_coverage = xen_coverage;
+    } else if (domain)
         t.vm = hapvm_kvm_target_open_domain(uri, domain, NULL, error);
     else if (qemu_pid)
         t.vm = hapvm_kvm_target_open_pid(NULL, (guint32)qemu_pid, error);
@@ -405,6 +465,8 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
             return -1;
         hapvm_kvm_target_attach(t.vm, m);
     }
+    if (t.xen && !hapvm_xen_target_scan(m, t.xen, error))
+        return -1;
     if (command) {
         t.child = spawn_held(command, &release_fd, error);
         if (!t.child)
@@ -418,6 +480,8 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     }
     if (t.vm)
         hapvm_measurement_set_rescan(m, hapvm_kvm_target_scan, t.vm);
+    else if (t.xen)
+        hapvm_measurement_set_rescan(m, hapvm_xen_target_scan, t.xen);
     else
         hapvm_measurement_set_rescan(m, rescan, &t);
     if (ksyms)
@@ -436,8 +500,14 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     /* The command execs only once tracing is on. */
     if (command)
         hapvm_measurement_set_start_hook(m, release_child, &release_fd);
+    else if (t.xen)
+        hapvm_measurement_set_start_hook(m, xen_start, &t);
     gboolean ok = hapvm_measurement_run(m, error);
     current = NULL;
+    if (t.xen) {
+        hapvm_xen_target_stop_xentrace(t.xen);
+        hapvm_xen_target_coverage_end(t.xen);
+    }
     if (release_fd >= 0)
         close(release_fd);
     if (t.child && hapvm_measurement_get_end_reason(m) != HAPVM_END_TARGETS_EXITED) {
@@ -463,6 +533,9 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     if (t.vm) {
         kind = "kvm";
         desc = g_strdup(t.vm->name);
+    } else if (t.xen) {
+        kind = "xen";
+        desc = t.xen->name ? g_strdup(t.xen->name) : g_strdup_printf("domid %u", t.xen->domid);
     } else if (command) {
         kind = "command";
         desc = g_strjoinv(" ", command);
@@ -483,8 +556,8 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         .density = density / 1000.0,
         .accept_loss = accept_loss,
         .baseline = as_baseline,
-        .add_members = t.vm ? add_vm_members : NULL,
-        .add_data = t.vm,
+        .add_members = t.vm || t.xen ? add_vm_members : NULL,
+        .add_data = &t,
     };
     g_autoptr(JsonNode) result = hapvm_result_build(m, &in);
     if (base) {

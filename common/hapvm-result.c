@@ -488,10 +488,58 @@ print_entries(FILE *out, JsonObject *ep, const char *member, const char *label, 
 }
 
 static void
+print_xen(FILE *out, JsonObject *vm)
+{
+    JsonArray *tasks = hapvm_json_array(vm, "tasks");
+    guint n_backend = 0, n_dm = 0, n_shared = 0;
+
+    for (guint i = 0; tasks && i < json_array_get_length(tasks); i++) {
+        const char *role = hapvm_json_string(json_array_get_object_element(tasks, i), "role") ?: "";
+        n_backend += g_str_equal(role, "backend");
+        n_dm += g_str_equal(role, "emulator");
+        n_shared += g_str_equal(role, "shared");
+    }
+    fprintf(out, "Xen domain %s (domid %" G_GINT64_FORMAT ", %s, uuid %s): %u backend threads, %u device-model "
+            "threads, %u shared-service tasks (role 'shared', not in HAP-F)\n",
+            hapvm_json_string(vm, "name") ?: "?", hapvm_json_int(vm, "domid"), hapvm_json_string(vm, "type") ?: "?",
+            hapvm_json_string(vm, "uuid") ?: "unknown", n_backend, n_dm, n_shared);
+    if (hapvm_json_string(vm, "domain_ended"))
+        fprintf(out, "  domain ended during the run: %s\n", hapvm_json_string(vm, "domain_ended"));
+    JsonObject *xt = hapvm_json_object(vm, "xentrace");
+    JsonObject *ep = hapvm_json_object(vm, "xen_entry_points");
+    if (!ep)
+        fprintf(out, "entry points: unavailable (%s)\n", hapvm_json_string(xt, "reason") ?: "no xentrace");
+    else {
+        fprintf(out, "entry points (xentrace, attributed per pCPU like xenalyze):\n");
+        print_entries(out, ep, "pv_hypercalls", "PV hypercalls", 10);
+        print_entries(out, ep, "hvm_hypercalls", "HVM hypercalls", 10);
+        print_entries(out, ep, "multicall_subcalls", "multicall calls", 8);
+        fprintf(out, "  %-16s %" G_GINT64_FORMAT "\n", "event channel", hapvm_json_int(ep, "event_channel_ops"));
+        fprintf(out, "  %-16s %" G_GINT64_FORMAT " maps, %" G_GINT64_FORMAT " unmaps of its pages by backends\n",
+                "grants", hapvm_json_int(ep, "grant_maps_by_others"), hapvm_json_int(ep, "grant_unmaps_by_others"));
+        if (hapvm_json_int(ep, "lost_records"))
+            fprintf(out, "  WARNING: xentrace lost %" G_GINT64_FORMAT " records: the counts above are low\n",
+                    hapvm_json_int(ep, "lost_records"));
+        if (hapvm_json_string(xt, "error"))
+            fprintf(out, "  WARNING: %s\n", hapvm_json_string(xt, "error"));
+    }
+    JsonObject *cov = hapvm_json_object(vm, "hypervisor_coverage");
+    if (cov && !hapvm_json_boolean(cov, "available"))
+        fprintf(out, "hypervisor coverage: unavailable (%s)\n", hapvm_json_string(cov, "reason") ?: "?");
+    else if (cov)
+        fprintf(out, "hypervisor coverage: available (%s)%s%s\n", hapvm_json_string(cov, "scope") ?: "",
+                hapvm_json_string(cov, "file") ? ", saved to " : "", hapvm_json_string(cov, "file") ?: "");
+}
+
+static void
 print_vm(FILE *out, JsonObject *vm)
 {
     if (!vm)
         return;
+    if (g_strcmp0(hapvm_json_string(vm, "hypervisor"), "xen") == 0) {
+        print_xen(out, vm);
+        return;
+    }
     fprintf(out, "VM %s (uuid %s), QEMU pid %" G_GUINT64_FORMAT ", accelerator %s\n", hapvm_json_string(vm, "name"),
             hapvm_json_string(vm, "uuid") ?: "unknown", (guint64)hapvm_json_int(vm, "qemu_pid"), hapvm_json_string(vm, "accel"));
     if (hapvm_json_string(vm, "note"))
@@ -629,8 +677,11 @@ hapvm_result_print_table(JsonObject *const *r, guint n, FILE *out)
     }
     ROW("", g_strdup_printf("%.22s", hapvm_json_string(hapvm_json_object(r[i], "target"), "name") ?: "?"));
     ROW("kind", g_strdup_printf("%s%s", hapvm_json_string(hapvm_json_object(r[i], "target"), "kind") ?: "?",
-                                 hapvm_json_object(r[i], "vm") ? g_str_equal(hapvm_json_string(hapvm_json_object(r[i], "vm"), "accel") ?: "",
-                                                                      "kvm") ? "" : " (no KVM)" : ""));
+                                 hapvm_json_object(r[i], "vm") &&
+                                         g_strcmp0(hapvm_json_string(hapvm_json_object(r[i], "vm"), "hypervisor"), "xen")
+                                     ? g_str_equal(hapvm_json_string(hapvm_json_object(r[i], "vm"), "accel") ?: "", "kvm")
+                                           ? "" : " (no KVM)"
+                                     : ""));
     ROW("window s (ended)", g_strdup_printf("%.1f (%s)", hapvm_json_double(hapvm_json_object(r[i], "timing"), "elapsed_s"),
                                            hapvm_json_string(hapvm_json_object(r[i], "timing"), "end_reason") ?: "?"));
     ROW("HAP-F / HAP-L", cell(hapvm_json_object(r[i], "scores"), "hap_f", "hap_l"));

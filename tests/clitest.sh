@@ -7,7 +7,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 t() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); sed 's/^/# /' "$tmp/err" 2>/dev/null; fi; }
 instances() { ls /sys/kernel/tracing/instances 2>/dev/null | grep -c '^hapvm-'; }
-echo "1..14"
+echo "1..17"
 t "no arguments: usage on stderr, exit 2" \
   '"$hapvm" >$tmp/err 2>&1; [ $? = 2 ] && grep -q "usage: hapvm COMMAND" $tmp/err'
 t "unknown command: named in the error, exit 2" \
@@ -21,6 +21,12 @@ t "measure without a target: usage error 2" \
   '"$hapvm" measure 2>$tmp/err; [ $? = 2 ] && grep -q "give a libvirt DOMAIN, --qemu-pid, --pid, --cgroup or -- COMMAND" $tmp/err'
 t "measure --pid of a missing process: exit 6, named" \
   '"$hapvm" measure --pid 999999999 2>$tmp/err; [ $? = 6 ] && grep -q "process 999999999 does not exist" $tmp/err'
+t "measure --xen outside a Xen dom0: the cause, no tracefs touched" \
+  'b=$(instances); "$hapvm" measure --xen web 2>$tmp/err; rc=$?; [ -e /dev/xen/privcmd ] || { [ $rc = 1 ] && grep -Eq "must run in a Xen dom0|built without Xen support" $tmp/err && [ "$(instances)" = "$b" ]; }'
+t "measure --xentrace without a DOMAIN: usage error 2" \
+  '"$hapvm" measure --xentrace /bin/true --pid 1 2>$tmp/err; [ $? = 2 ] && grep -q "apply to a Xen DOMAIN" $tmp/err'
+t "measure --xen with a QEMU URI: usage error 2" \
+  '"$hapvm" measure -c qemu:///system --xen web 2>$tmp/err; [ $? = 2 ] && grep -q "give a xen:// URI" $tmp/err'
 t "measure --pid garbage: usage error 2" \
   '"$hapvm" measure --pid 12x 2>$tmp/err; [ $? = 2 ] && grep -q "not a process id" $tmp/err'
 t "measure as non-root: exit 3 with the fix" \

@@ -137,6 +137,12 @@ check_alive(HapvmXenDomain *d, const char *what, GError **error)
     return d;
 }
 
+char *
+hapvm_xen_sys_read(HapvmXenSys *sys, const char *path, GError **error)
+{
+    return sys->ops->read(sys->self, path, error);
+}
+
 gboolean
 hapvm_xen_sys_coverage(HapvmXenSys *sys, HapvmXenCoverageOp op, GByteArray *out, GError **error)
 {

@@ -46,6 +46,8 @@ gboolean hapvm_xen_sys_available(void);
 /* Wrap @ops over @self (tests, other back ends); @ops must outlive it. */
 HapvmXenSys *hapvm_xen_sys_new(const HapvmXenSysOps *ops, gpointer self);
 void hapvm_xen_sys_free(HapvmXenSys *sys);
+/* A xenstore node's value; NULL without error when it does not exist. */
+char *hapvm_xen_sys_read(HapvmXenSys *sys, const char *path, GError **error);
 /* Hypervisor code coverage (global to Xen, not per domain). */
 gboolean hapvm_xen_sys_coverage(HapvmXenSys *sys, HapvmXenCoverageOp op, GByteArray *out, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmXenSys, hapvm_xen_sys_free)
