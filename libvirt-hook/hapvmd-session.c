@@ -267,7 +267,12 @@ hapvmd_session_start(const HapvmdConfig *c, const HapvmdSessionInfo *info, Hapvm
     g_ptr_array_add(argv, g_strdup(c->hapvm));
     g_ptr_array_add(argv, g_strdup("measure"));
     g_ptr_array_add(argv, g_strdup(s->uuid));
-    g_ptr_array_add(argv, g_strdup_printf("--connect=%s", c->uri));
+    /* A libxl domain is measured from dom0 through Xen itself (its UUID
+     * is in xenstore); hapvm never needs libvirt for it. */
+    if (g_strcmp0(s->driver, "libxl") == 0)
+        g_ptr_array_add(argv, g_strdup("--xen"));
+    else
+        g_ptr_array_add(argv, g_strdup_printf("--connect=%s", c->uri));
     g_ptr_array_add(argv, g_strdup_printf("--json=%s", s->tmp_json));
     g_ptr_array_add(argv, g_strdup("--status-fd=3"));
     g_ptr_array_add(argv, g_strdup("--until-steady"));

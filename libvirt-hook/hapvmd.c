@@ -167,9 +167,8 @@ maybe_start(const char *name, const char *uuid, const char *driver, HapvmdOptIn 
         *action = "ignored";
         return;
     }
-    if (g_strcmp0(driver, "qemu") != 0) {
-        g_message("%s: driver %s: not measured (hapvm measures QEMU/KVM domains; Xen is not supported yet)",
-                  en, driver);
+    if (g_strcmp0(driver, "qemu") != 0 && g_strcmp0(driver, "libxl") != 0) {
+        g_message("%s: driver %s: not measured (hapvm measures QEMU/KVM and Xen (libxl) domains)", en, driver);
         *action = "ignored";
         return;
     }

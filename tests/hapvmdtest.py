@@ -27,7 +27,8 @@ def wait_for(cond, timeout=15, what="condition"):
 
 UUIDS = {"pre": "cf398955-197a-4189-b247-c55e42134604", "A": "11111111-2222-3333-4444-555555555555",
          "B": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "C": "0000000c-0000-0000-0000-00000000000c",
-         "bad": "0000000f-0000-0000-0000-00000000000f", "evil": "0000000e-0000-0000-0000-00000000000e"}
+         "bad": "0000000f-0000-0000-0000-00000000000f", "evil": "0000000e-0000-0000-0000-00000000000e",
+         "xen": "0000000a-0000-0000-0000-00000000000a"}
 
 W = tempfile.mkdtemp(prefix="hapvmdtest.")
 RUN, RES, FAKE = W + "/run", W + "/results", W + "/fake"
@@ -65,8 +66,8 @@ def request(obj, raw=None, path=SOCK):
     return json.loads(data)
 
 
-def hook(name, uuid, op, measure=None, labels=None):
-    return request({"v": 1, "op": "hook", "driver": "qemu", "domain": name, "uuid": uuid, "id": "1",
+def hook(name, uuid, op, measure=None, labels=None, driver="qemu"):
+    return request({"v": 1, "op": "hook", "driver": driver, "domain": name, "uuid": uuid, "id": "1",
                     "operation": op, "sub": "begin", "extra": "-", "measure": measure, "labels": labels or {}})
 
 
@@ -206,6 +207,22 @@ def hostile_requests():
 
 
 @test
+def xen_domain():
+    # A libxl domain is measured in dom0 through Xen (--xen), not libvirt;
+    # other drivers are not measured.
+    mode(UUIDS["xen"], "term 77")
+    assert hook("xen-a", UUIDS["xen"], "started", driver="libxl")["action"] == "measuring"
+    wait_for(lambda: os.path.exists(f"{FAKE}/{UUIDS['xen']}.argv"), what="the Xen measurement")
+    argv = open(f"{FAKE}/{UUIDS['xen']}.argv").read().split("\n")
+    assert argv[1] == UUIDS["xen"] and "--xen" in argv, argv
+    assert not [a for a in argv if a.startswith("--connect")], argv
+    assert hook("xen-a", UUIDS["xen"], "stopped", driver="libxl")["ok"]
+    wait_for(lambda: stored(UUIDS["xen"]), what="the Xen result")
+    assert load(UUIDS["xen"])["collector"]["driver"] == "libxl"
+    assert hook("ct", "0000000b-0000-0000-0000-00000000000b", "started", driver="lxc")["action"] == "ignored"
+
+
+@test
 def failed_measurement():
     mode(UUIDS["bad"], "fail")
     assert hook("bad", UUIDS["bad"], "started")["action"] == "measuring"
@@ -266,7 +283,7 @@ def cli_status_and_results():
     assert re.search(r" A +" + UUIDS["A"] + r" +111 .*interrupted, partial", out), out
     assert "1 result(s)" in out
     out = subprocess.run([HAPVM, "results", "--dir", RES], capture_output=True, text=True, check=True).stdout
-    assert "5 result(s)" in out, out  # C's second window is still open
+    assert "6 result(s)" in out, out  # C's second window is still open
     assert "../../etc/evil\\nname\\\"" in out, out   # shown escaped
     r = subprocess.run([HAPVM, "results", "--dir", RES, "nosuch"], capture_output=True, text=True)
     assert r.returncode == 11 and "no results for 'nosuch'" in r.stderr

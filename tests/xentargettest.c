@@ -273,6 +273,13 @@ test_xentrace(void)
     g_assert_true(g_file_get_contents(scen, &data, &len, NULL));
     g_assert_true(hapvm_xen_target_start_xentrace(t, xt));
     g_assert_null(t->xentrace_unavailable);
+    /* A second measurement would share Xen's one set of buffers: refused. */
+    {
+        g_autoptr(HapvmXenTarget) t2 = open_ok("web", NULL);
+        g_assert_false(hapvm_xen_target_start_xentrace(t2, xt));
+        g_test_message("%s", t2->xentrace_unavailable);
+        g_assert_nonnull(strstr(t2->xentrace_unavailable, "another hapvm measurement"));
+    }
     hapvm_xen_target_stop_xentrace(t);
     g_assert_null(t->reader_error);
     g_assert_cmpuint(t->xentrace_bytes, ==, len);
@@ -432,6 +439,9 @@ int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_autofree char *lockdir = g_dir_make_tmp("hapvm-lock-XXXXXX", NULL);
+    g_autofree char *lock = g_build_filename(lockdir, "xentrace.lock", NULL);
+    g_setenv("HAPVM_XENTRACE_LOCK", lock, TRUE);
     g_test_add_func("/xen/target/refresh", test_refresh);
     g_test_add_func("/xen/target/refresh-errors", test_refresh_errors);
     g_test_add_func("/xen/target/dom0", test_dom0);
@@ -439,5 +449,8 @@ main(int argc, char **argv)
     g_test_add_func("/xen/target/xentrace-unavailable", test_xentrace_unavailable);
     g_test_add_func("/xen/target/coverage", test_coverage);
     g_test_add_func("/xen/target/json", test_json);
-    return g_test_run();
+    int rc = g_test_run();
+    unlink(lock);
+    rmdir(lockdir);
+    return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,7 +32,7 @@ hapvm_xen_target_free(HapvmXenTarget *t)
 {
     if (!t)
         return;
-    if (t->xentrace_pid)
+    if (t->xentrace_pid || t->xentrace_lock_fd >= 0)
         hapvm_xen_target_stop_xentrace(t);
     hapvm_xen_sys_free(t->sys);
     g_free(t->proc_root);
@@ -85,6 +86,7 @@ hapvm_xen_target_open(HapvmXenSys *sys, const char *what, const char *proc_root,
     t->sys = sys;
     t->xentrace_fd = -1;
     t->xentrace_err_fd = -1;
+    t->xentrace_lock_fd = -1;
     t->proc_root = g_strdup(proc_root);
     t->tasks = g_array_new(FALSE, FALSE, sizeof(HapvmXenTask));
     t->seen = g_hash_table_new(NULL, NULL);
@@ -327,6 +329,45 @@ read_err_file(int fd)
     return g_strstrip(g_strdup(buf));
 }
 
+/* Xen has one set of trace buffers: two xentrace readers would each get
+ * part of the records, and both counts would be silently low.  hapvm
+ * measurements take a lock; a xentrace run by someone else is looked for
+ * in /proc. */
+static gboolean
+claim_xentrace(HapvmXenTarget *t)
+{
+    const char *path = g_getenv("HAPVM_XENTRACE_LOCK") ?: "/run/hapvm-xentrace.lock";
+    g_autoptr(GDir) d = NULL;
+    const char *n;
+
+    t->xentrace_lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (t->xentrace_lock_fd < 0) {
+        t->xentrace_unavailable = g_strdup_printf("cannot open %s: %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    if (flock(t->xentrace_lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        t->xentrace_unavailable = g_strdup_printf(
+            "another hapvm measurement holds Xen's trace buffers (%s): hypercalls are counted for one "
+            "measurement at a time", path);
+        close(t->xentrace_lock_fd);
+        t->xentrace_lock_fd = -1;
+        return FALSE;
+    }
+    d = g_dir_open(t->proc_root ? t->proc_root : "/proc", 0, NULL);
+    while (d && (n = g_dir_read_name(d))) {
+        g_autofree char *cpath = g_build_filename(t->proc_root ? t->proc_root : "/proc", n, "comm", NULL);
+        g_autofree char *comm = NULL;
+        if (g_ascii_isdigit(*n) && g_file_get_contents(cpath, &comm, NULL, NULL) &&
+            g_str_equal(g_strchomp(comm), "xentrace")) {
+            t->xentrace_unavailable = g_strdup_printf(
+                "xentrace is already running (pid %s) and would share Xen's trace buffers with ours: stop it, "
+                "or measure with --no-xentrace", n);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 gboolean
 hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path)
 {
@@ -341,6 +382,8 @@ hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path)
             t->xentrace_path ? "is not executable" : "not found on PATH or in /usr/lib/xen-*/bin");
         return FALSE;
     }
+    if (!claim_xentrace(t))
+        return FALSE;
     t->xentrace_err_fd = mkostemp(tmpl, O_CLOEXEC);
     if (t->xentrace_err_fd < 0 || pipe2(p, O_CLOEXEC) != 0) {
         t->xentrace_unavailable = g_strdup_printf("cannot start xentrace: %s", g_strerror(errno));
@@ -427,6 +470,10 @@ hapvm_xen_target_stop_xentrace(HapvmXenTarget *t)
     if (t->xentrace_err_fd >= 0) {
         close(t->xentrace_err_fd);
         t->xentrace_err_fd = -1;
+    }
+    if (t->xentrace_lock_fd >= 0) {
+        close(t->xentrace_lock_fd);
+        t->xentrace_lock_fd = -1;
     }
     if (t->trace)
         hapvm_xen_trace_finish(t->trace);

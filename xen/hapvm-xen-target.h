@@ -34,6 +34,7 @@ typedef struct {
     GPid xentrace_pid;
     int xentrace_fd;
     int xentrace_err_fd;   /* its stderr, a temporary file */
+    int xentrace_lock_fd;  /* one xentrace reader at a time */
     GThread *reader;
     char *reader_error;
     guint64 xentrace_bytes;
