@@ -290,7 +290,7 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     g_autofree char *baseline = NULL;
     gboolean any_baseline = FALSE;
     gboolean xen = FALSE;
-    g_autofree char *xentrace = NULL, *xen_coverage = NULL;
+    g_autofree char *xentrace = NULL, *xen_coverage = NULL, *xentrace_save = NULL;
 
     hapvm_measure_opts_init(&o);
     GOptionEntry entries[] = {
@@ -300,6 +300,8 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         { "connect", 'c', 0, G_OPTION_ARG_STRING, &uri, "libvirt URI for DOMAIN (default: as virsh)", "URI" },
         { "xen", 'x', 0, G_OPTION_ARG_NONE, &xen, "DOMAIN is a Xen domain (name, domid or UUID; the default in a dom0)", NULL },
         { "xentrace", 0, 0, G_OPTION_ARG_FILENAME, &xentrace, "xentrace program for Xen hypercall counts", "PATH" },
+        { "xentrace-save", 0, 0, G_OPTION_ARG_FILENAME, &xentrace_save,
+          "also save xentrace's raw stream to FILE (for xenalyze)", "FILE" },
         { "no-xentrace", 0, 0, G_OPTION_ARG_NONE, &t.no_xentrace, "no Xen hypercall counts (xentrace is global)", NULL },
         { "xen-coverage", 0, 0, G_OPTION_ARG_FILENAME, &xen_coverage,
           "reset Xen's coverage counters and save them to FILE at the end (Xen built with coverage)", "FILE" },
@@ -361,9 +363,9 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
                     "nothing to measure: give a libvirt DOMAIN, --qemu-pid, --pid, --cgroup or -- COMMAND");
         return -1;
     }
-    if ((xen || xentrace || xen_coverage || t.no_xentrace) && !domain) {
-        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "--xen, --xentrace, --no-xentrace and --xen-coverage "
-                    "apply to a Xen DOMAIN");
+    if ((xen || xentrace || xen_coverage || t.no_xentrace || xentrace_save) && !domain) {
+        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "--xen, --xentrace, --xentrace-save, --no-xentrace and "
+                    "--xen-coverage apply to a Xen DOMAIN");
         return -1;
     }
     if (qemu_pid < 0 || (uri && !domain)) {
@@ -436,6 +438,7 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
             return -1;
         t.xentrace = xentrace;
         t.xen_coverage = xen_coverage;
+        t.xen->xentrace_save = g_strdup(xentrace_save);
     } else if (domain)
         t.vm = hapvm_kvm_target_open_domain(uri, domain, NULL, error);
     else if (qemu_pid)

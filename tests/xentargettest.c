@@ -271,6 +271,7 @@ test_xentrace(void)
     g_autoptr(JsonNode) keep = NULL;
 
     g_assert_true(g_file_get_contents(scen, &data, &len, NULL));
+    t->xentrace_save = g_build_filename(dir, "saved.bin", NULL);
     g_assert_true(hapvm_xen_target_start_xentrace(t, xt));
     g_assert_null(t->xentrace_unavailable);
     /* A second measurement would share Xen's one set of buffers: refused. */
@@ -283,6 +284,12 @@ test_xentrace(void)
     hapvm_xen_target_stop_xentrace(t);
     g_assert_null(t->reader_error);
     g_assert_cmpuint(t->xentrace_bytes, ==, len);
+    /* The saved copy is the stream, byte for byte. */
+    g_autofree char *saved = NULL;
+    gsize saved_len = 0;
+    g_assert_true(g_file_get_contents(t->xentrace_save, &saved, &saved_len, NULL));
+    g_assert_cmpmem(saved, saved_len, data, len);
+    unlink(t->xentrace_save);
     /* What the parser says of domain 2 when fed the file directly. */
     g_autoptr(HapvmXenTrace) ref = hapvm_xen_trace_new();
     g_assert_true(hapvm_xen_trace_load_file(ref, scen, NULL));

@@ -48,6 +48,7 @@ hapvm_xen_target_free(HapvmXenTarget *t)
     g_free(t->ended);
     hapvm_xen_trace_free(t->trace);
     g_free(t->xentrace_path);
+    g_free(t->xentrace_save);
     g_free(t->xentrace_unavailable);
     g_free(t->reader_error);
     g_free(t->coverage_unavailable);
@@ -87,6 +88,7 @@ hapvm_xen_target_open(HapvmXenSys *sys, const char *what, const char *proc_root,
     t->xentrace_fd = -1;
     t->xentrace_err_fd = -1;
     t->xentrace_lock_fd = -1;
+    t->xentrace_save_fd = -1;
     t->proc_root = g_strdup(proc_root);
     t->tasks = g_array_new(FALSE, FALSE, sizeof(HapvmXenTask));
     t->seen = g_hash_table_new(NULL, NULL);
@@ -308,6 +310,21 @@ reader_main(gpointer data)
             break;
         }
         t->xentrace_bytes += (guint64)n;
+        if (t->xentrace_save_fd >= 0) {
+            for (ssize_t off = 0; off < n;) {
+                ssize_t w = write(t->xentrace_save_fd, buf + off, (size_t)(n - off));
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0) {
+                    if (!t->reader_error)
+                        t->reader_error = g_strdup_printf("writing %s: %s", t->xentrace_save, g_strerror(errno));
+                    close(t->xentrace_save_fd);
+                    t->xentrace_save_fd = -1;
+                    break;
+                }
+                off += w;
+            }
+        }
         if (!t->reader_error) {
             g_autoptr(GError) e = NULL;
             if (!hapvm_xen_trace_feed(t->trace, buf, (gsize)n, &e))
@@ -384,6 +401,13 @@ hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path)
     }
     if (!claim_xentrace(t))
         return FALSE;
+    if (t->xentrace_save) {
+        t->xentrace_save_fd = open(t->xentrace_save, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (t->xentrace_save_fd < 0) {
+            t->xentrace_unavailable = g_strdup_printf("cannot write %s: %s", t->xentrace_save, g_strerror(errno));
+            return FALSE;
+        }
+    }
     t->xentrace_err_fd = mkostemp(tmpl, O_CLOEXEC);
     if (t->xentrace_err_fd < 0 || pipe2(p, O_CLOEXEC) != 0) {
         t->xentrace_unavailable = g_strdup_printf("cannot start xentrace: %s", g_strerror(errno));
@@ -470,6 +494,10 @@ hapvm_xen_target_stop_xentrace(HapvmXenTarget *t)
     if (t->xentrace_err_fd >= 0) {
         close(t->xentrace_err_fd);
         t->xentrace_err_fd = -1;
+    }
+    if (t->xentrace_save_fd >= 0) {
+        close(t->xentrace_save_fd);
+        t->xentrace_save_fd = -1;
     }
     if (t->xentrace_lock_fd >= 0) {
         close(t->xentrace_lock_fd);
@@ -594,6 +622,7 @@ hapvm_xen_target_to_json(const HapvmXenTarget *t, JsonBuilder *b)
     hapvm_json_set_int(b, "buffer_pages_per_cpu", atoi(XENTRACE_PAGES));
     hapvm_json_set_int(b, "bytes", (gint64)t->xentrace_bytes);
     hapvm_json_set_str(b, "error", t->reader_error);
+    hapvm_json_set_str(b, "saved_to", t->trace ? t->xentrace_save : NULL);
     json_builder_end_object(b);
     if (t->trace)
         hapvm_xen_trace_to_json(t->trace, t->domid, b);

@@ -38,6 +38,8 @@ typedef struct {
     GThread *reader;
     char *reader_error;
     guint64 xentrace_bytes;
+    char *xentrace_save;   /* a copy of the raw stream (for xenalyze), or NULL */
+    int xentrace_save_fd;
     /* hypervisor coverage */
     char *coverage_unavailable;
     char *coverage_file;
@@ -67,7 +69,8 @@ gboolean hapvm_xen_target_refresh(HapvmXenTarget *t, GArray *fresh, GError **err
 gboolean hapvm_xen_target_scan(HapvmMeasurement *m, gpointer target, GError **error);
 
 /* Start xentrace (@path, NULL: found on PATH or in /usr/lib/xen-*\/bin)
- * streaming into the hypercall parser.  FALSE with t->xentrace_unavailable
+ * streaming into the hypercall parser (and into t->xentrace_save, when
+ * set, unchanged).  FALSE with t->xentrace_unavailable
  * set when it cannot run; the measurement goes on without entry points. */
 gboolean hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path);
 /* Stop xentrace (SIGINT, then wait) and finish the parse. */
