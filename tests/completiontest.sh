@@ -112,7 +112,7 @@ want: $want"
     expect "hapvm $c -" "$names" "'hapvm $c -' offers every option of --help"
 done
 expect "hapvm measure --wa" "--warmup"
-expect "hapvm measure --no-" "--no-lines --no-syscalls"
+expect "hapvm measure --no-" "--no-lines --no-syscalls --no-xentrace"
 expect "hapvm fleet --re" "--reader"
 
 # -- values -------------------------------------------------------------------
