@@ -49,6 +49,7 @@ struct HapvmMeasurement {
     HapvmDecoder *dec;          /* offline only, owned */
     char *instance, *clock;     /* offline only */
     GHashTable *tasks;          /* tid → HapvmTaskInfo */
+    GHashTable *orphan_forks;   /* child → parent, parent not known yet */
     HapvmRescanFunc rescan;
     gpointer rescan_data;
     HapvmNameFunc namer;
@@ -102,22 +103,60 @@ read_comm(guint32 tid)
     return g_strchomp(comm);
 }
 
+static void adopt_orphans(HapvmMeasurement *m, guint32 parent, HapvmRole role);
+
+static void
+add_forked(HapvmMeasurement *m, guint32 child, HapvmRole role)
+{
+    /* function-fork already traces the child; it inherits the role. */
+    HapvmTaskInfo *t = g_new0(HapvmTaskInfo, 1);
+    t->tid = child;
+    t->role = role;
+    t->comm = read_comm(child);
+    t->from_fork = TRUE;
+    g_hash_table_insert(m->tasks, GUINT_TO_POINTER(child), t);
+    hapvm_decoder_set_role(hapvm_measurement_get_decoder(m), child, role);
+    adopt_orphans(m, child, role);
+}
+
+/* The per-CPU buffers are read one CPU after the other, not merged by
+ * time: a grandchild's fork record can come before its parent's.  Such a
+ * child waits here until its parent is known (the recording's fork events
+ * are only of traced tasks, so this stays small). */
+static void
+adopt_orphans(HapvmMeasurement *m, guint32 parent, HapvmRole role)
+{
+    g_autoptr(GArray) kids = g_array_new(FALSE, FALSE, sizeof(guint32));
+    GHashTableIter it;
+    gpointer k, v;
+
+    if (!m->orphan_forks || !g_hash_table_size(m->orphan_forks))
+        return;
+    g_hash_table_iter_init(&it, m->orphan_forks);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        if (GPOINTER_TO_UINT(v) == parent) {
+            guint32 c = GPOINTER_TO_UINT(k);
+            g_array_append_val(kids, c);
+            g_hash_table_iter_remove(&it);
+        }
+    for (guint i = 0; i < kids->len; i++)
+        if (!g_hash_table_contains(m->tasks, GUINT_TO_POINTER(g_array_index(kids, guint32, i))))
+            add_forked(m, g_array_index(kids, guint32, i), role);
+}
+
 static void
 on_fork(gpointer data, guint32 parent, guint32 child)
 {
     HapvmMeasurement *m = data;
     HapvmTaskInfo *p = g_hash_table_lookup(m->tasks, GUINT_TO_POINTER(parent));
 
-    if (!p || g_hash_table_contains(m->tasks, GUINT_TO_POINTER(child)))
+    if (g_hash_table_contains(m->tasks, GUINT_TO_POINTER(child)))
         return;
-    /* function-fork already traces the child; it inherits the role. */
-    HapvmTaskInfo *t = g_new0(HapvmTaskInfo, 1);
-    t->tid = child;
-    t->role = p->role;
-    t->comm = read_comm(child);
-    t->from_fork = TRUE;
-    g_hash_table_insert(m->tasks, GUINT_TO_POINTER(child), t);
-    hapvm_decoder_set_role(hapvm_measurement_get_decoder(m), child, p->role);
+    if (!p) {
+        g_hash_table_insert(m->orphan_forks, GUINT_TO_POINTER(child), GUINT_TO_POINTER(parent));
+        return;
+    }
+    add_forked(m, child, p->role);
 }
 
 HapvmMeasurement *
@@ -127,6 +166,7 @@ hapvm_measurement_new(const HapvmMeasureOpts *opts, GError **error)
 
     m->opts = *opts;
     m->tasks = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, task_info_free);
+    m->orphan_forks = g_hash_table_new(g_direct_hash, g_direct_equal);
     m->curve = g_array_new(FALSE, FALSE, sizeof(HapvmCurvePoint));
     m->notraced = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     m->trace = hapvm_trace_new(&m->opts.trace, error);
@@ -246,6 +286,8 @@ hapvm_measurement_free(HapvmMeasurement *m)
     g_free(m->instance);
     g_free(m->clock);
     g_hash_table_unref(m->tasks);
+    if (m->orphan_forks)
+        g_hash_table_unref(m->orphan_forks);
     g_array_unref(m->curve);
     g_hash_table_unref(m->notraced);
     if (m->start_time)
@@ -277,6 +319,7 @@ hapvm_measurement_add_task(HapvmMeasurement *m, guint32 tid, HapvmRole role, GEr
     t->role = role;
     t->comm = read_comm(tid);
     g_hash_table_insert(m->tasks, GUINT_TO_POINTER(tid), t);
+    adopt_orphans(m, tid, role);
     return TRUE;
 }
 
