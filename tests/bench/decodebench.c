@@ -3,6 +3,12 @@
  * mapping, each the best of --runs.
  *
  *   decodebench [--runs N] FILE
+ *   decodebench --dump FILE
+ *
+ * --dump prints everything the decoder found, for comparing two builds on the
+ * same file: stats, every hit's fields (sorted by address), per-role syscall
+ * counts, in a plain pass and in passes with roles (some tasks left unknown,
+ * roles inherited by forks), a steady start mid-trace, and known-only mode.
  *
  * Prints "key value" lines: events, function_events, data_bytes, pages,
  * unique, hapvm_s (formats of the systems hapvm decodes), hapvm_all_formats_s
@@ -106,6 +112,118 @@ run_memcpy(const char *path, guint8 *dst, gboolean fresh)
     return t / st.st_size;
 }
 
+/* ---- --dump ---- */
+
+typedef struct {
+    HapvmDecoder *dec;
+    guint forks;
+} Dump;
+
+/* Tasks get roles by pid; every third one stays unknown. */
+static void
+dump_new_task(gpointer data, guint32 pid)
+{
+    Dump *d = data;
+
+    if (pid % 3)
+        hapvm_decoder_set_role(d->dec, pid, 1 + pid % 5);
+}
+
+static void
+dump_fork(gpointer data, guint32 parent, guint32 child)
+{
+    Dump *d = data;
+    guint role;
+
+    d->forks++;
+    if (hapvm_decoder_get_role(d->dec, parent, &role))
+        hapvm_decoder_set_role(d->dec, child, role == 15 ? 1 : role + 1);
+}
+
+static gint
+cmp_ip(gconstpointer a, gconstpointer b)
+{
+    const HapvmFuncHit *x = a, *y = b;
+
+    return x->ip < y->ip ? -1 : x->ip > y->ip;
+}
+
+static void
+dump_pass(const char *path, const char *name, gboolean roles, guint64 steady, gboolean known_only,
+          guint64 *first, guint64 *last)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HapvmTraceDat) td = hapvm_trace_dat_open_systems(path, systems, &error);
+    Dump d = { 0 };
+    guint n;
+
+    if (!td) {
+        fprintf(stderr, "decodebench: %s\n", error->message);
+        exit(1);
+    }
+    g_autoptr(HapvmDecoder) dec = hapvm_decoder_new(hapvm_trace_dat_get_tep(td), &error);
+    if (!dec) {
+        fprintf(stderr, "decodebench: %s\n", error->message);
+        exit(1);
+    }
+    d.dec = dec;
+    if (roles) {
+        hapvm_decoder_set_default_role(dec, 7);
+        hapvm_decoder_set_new_task_func(dec, dump_new_task, &d);
+        hapvm_decoder_set_fork_func(dec, dump_fork, &d);
+    }
+    hapvm_decoder_set_known_only(dec, known_only);
+    hapvm_decoder_set_steady_start(dec, steady);
+    if (!hapvm_trace_dat_foreach_page(td, feed, dec, &error)) {
+        fprintf(stderr, "decodebench: %s\n", error->message);
+        exit(1);
+    }
+    const HapvmDecodeStats *st = hapvm_decoder_get_stats(dec);
+    printf("== %s steady_start=%" G_GUINT64_FORMAT "\n", name, steady);
+    printf("stats pages=%" G_GUINT64_FORMAT " events=%" G_GUINT64_FORMAT " function=%" G_GUINT64_FORMAT
+           " syscall=%" G_GUINT64_FORMAT " fork=%" G_GUINT64_FORMAT " handled=%" G_GUINT64_FORMAT
+           " other=%" G_GUINT64_FORMAT " missed=%" G_GUINT64_FORMAT " pages_with_loss=%" G_GUINT64_FORMAT
+           " bad_pages=%" G_GUINT64_FORMAT " unknown_pid=%" G_GUINT64_FORMAT " ignored=%" G_GUINT64_FORMAT
+           " first_ts=%" G_GUINT64_FORMAT " last_ts=%" G_GUINT64_FORMAT " forks_seen=%u\n",
+           st->pages, st->events, st->function_events, st->syscall_events, st->fork_events,
+           st->handled_events, st->other_events, st->missed_events, st->pages_with_loss,
+           st->bad_pages, st->unknown_pid_events, st->ignored_events, st->first_ts, st->last_ts,
+           d.forks);
+    *first = st->first_ts;
+    *last = st->last_ts;
+    HapvmFuncSet *set = hapvm_decoder_get_functions(dec);
+    g_autofree HapvmFuncHit *arr = hapvm_func_set_to_array(set, &n);
+    printf("unique %u\n", n);
+    /* to_array's order (first_ts, then ip) is part of the output too. */
+    for (guint i = 0; i < n; i++)
+        printf("order %u %" G_GINT64_MODIFIER "x\n", i, arr[i].ip);
+    qsort(arr, n, sizeof(*arr), cmp_ip);
+    for (guint i = 0; i < n; i++)
+        printf("hit %" G_GINT64_MODIFIER "x first=%" G_GUINT64_FORMAT " count=%" G_GUINT64_FORMAT
+               " ctx=%x roles=%x task_first=%" G_GUINT64_FORMAT " steady=%" G_GUINT64_FORMAT
+               " task_steady=%" G_GUINT64_FORMAT "\n",
+               arr[i].ip, arr[i].first_ts, arr[i].count, arr[i].ctx_mask, arr[i].role_mask,
+               arr[i].task_first_ts, arr[i].steady_ts, arr[i].task_steady_ts);
+    for (guint role = 0; role < HAPVM_MAX_ROLES; role++) {
+        const guint64 *sc = hapvm_decoder_get_syscalls(dec, role);
+        for (guint nr = 0; nr < HAPVM_MAX_SYSCALL; nr++)
+            if (sc[nr])
+                printf("syscall role=%u nr=%u %" G_GUINT64_FORMAT "\n", role, nr, sc[nr]);
+    }
+    printf("syscall_overflow %" G_GUINT64_FORMAT "\n", hapvm_decoder_get_syscall_overflow(dec));
+}
+
+static int
+dump(const char *path)
+{
+    guint64 first, last, f2, l2;
+
+    dump_pass(path, "plain", FALSE, 0, FALSE, &first, &last);
+    dump_pass(path, "roles+steady-mid", TRUE, first + (last - first) / 2, FALSE, &f2, &l2);
+    dump_pass(path, "roles+steady-third+known-only", TRUE, first + (last - first) / 3, TRUE, &f2, &l2);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -117,6 +235,8 @@ main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--runs") && i + 1 < argc)
             runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--dump") && i + 1 < argc)
+            return dump(argv[i + 1]);
         else if (argv[i][0] != '-' && !path)
             path = argv[i];
         else {
