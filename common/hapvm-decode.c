@@ -655,9 +655,9 @@ typedef struct {
     guint function_tl;           /* type_len of the last function record */
     guint64 steady_start;
     guint32 last_pid;            /* dec's one-entry pid → role cache */
-    guint32 role_seen;           /* its SEEN_ROLE bit */
+    guint32 role_seen;           /* its SEEN_ROLE bit; 0: skip its records
+                                  * (unknown task, known-only mode) */
     gboolean known;
-    gboolean skip;               /* unknown task, known-only mode */
     guint64 records, run_start;  /* function records; at the start of the pid's run */
     guint64 unknown, ignored;    /* to add to dec->stats */
 } Fast;
@@ -666,9 +666,8 @@ static inline void
 fast_task(const HapvmDecoder *dec, Fast *f)
 {
     f->last_pid = dec->last_pid;
-    f->role_seen = 1u << (SEEN_ROLE_SHIFT + dec->last_role);
     f->known = dec->last_known;
-    f->skip = !dec->last_known && dec->known_only;
+    f->role_seen = !f->known && dec->known_only ? 0 : 1u << (SEEN_ROLE_SHIFT + dec->last_role);
 }
 
 static inline void
@@ -688,7 +687,7 @@ fast_run_end(Fast *f)
 {
     guint64 n = f->records - f->run_start;
 
-    if (f->skip)
+    if (!f->role_seen)
         f->ignored += n;
     else if (!f->known)
         f->unknown += n;
@@ -705,27 +704,23 @@ fast_flush(HapvmDecoder *dec, Fast *f)
     dec->stats.ignored_events += f->ignored;
 }
 
-/* Records of another task than the last one's. */
-static G_NO_INLINE void
-fast_new_task(HapvmDecoder *dec, Fast *f, guint32 pid)
-{
-    fast_run_end(f);
-    role_lookup(dec, pid);
-    fast_task(dec, f);
-}
-
-/* A function record of at least 16 bytes (handle_record's KIND_FUNCTION). */
+/* A function record of at least 16 bytes (handle_record's KIND_FUNCTION);
+ * flags is rec[2]. */
 static inline void
-fast_function(HapvmDecoder *dec, Fast *f, const guint8 *rec, guint64 ts)
+fast_function(HapvmDecoder *dec, Fast *f, const guint8 *rec, guint8 flags, guint64 ts)
 {
     guint32 pid = rd32(rec + 4);
     guint64 ip = rd64(rec + 8);
     guint i;
 
-    if (G_UNLIKELY(pid != f->last_pid))
-        fast_new_task(dec, f, pid);
+    if (G_UNLIKELY(pid != f->last_pid)) {
+        /* Inline: f's address must not escape, or it lives in memory. */
+        fast_run_end(f);
+        role_lookup(dec, pid);
+        fast_task(dec, f);
+    }
     f->records++;
-    if (G_UNLIKELY(f->skip))
+    if (G_UNLIKELY(!f->role_seen))
         return;
     i = hash_ip(ip, f->mask);
     if (G_UNLIKELY(f->hot[i].ip != ip)) {
@@ -733,7 +728,7 @@ fast_function(HapvmDecoder *dec, Fast *f, const guint8 *rec, guint64 ts)
         f->hot = dec->funcs->hot; /* grown */
         f->mask = dec->funcs->mask;
     }
-    func_set_hit(dec->funcs, f->hot, i, f->role_seen | need_of[need_index(rec[2], ts, f->steady_start)], ts);
+    func_set_hit(dec->funcs, f->hot, i, f->role_seen | need_of[need_index(flags, ts, f->steady_start)], ts);
 }
 
 static inline void
@@ -786,7 +781,7 @@ hapvm_decoder_feed_page(HapvmDecoder *dec, const void *page, gsize page_size, in
         if (G_LIKELY(type_len == f.function_tl) && G_LIKELY(p + 4 + f.function_tl * 4 <= end) &&
             G_LIKELY((p[4] | (guint32)p[5] << 8) == f.function_type)) {
             ts += delta;
-            fast_function(dec, &f, p + 4, ts);
+            fast_function(dec, &f, p + 4, p[6], ts);
             p += 4 + f.function_tl * 4;
             continue;
         }
@@ -830,7 +825,7 @@ hapvm_decoder_feed_page(HapvmDecoder *dec, const void *page, gsize page_size, in
             if (p + 4 + len > end)
                 goto bad;
             if (len >= 16 && (p[4] | (guint32)p[5] << 8) == f.function_type) {
-                fast_function(dec, &f, p + 4, ts);
+                fast_function(dec, &f, p + 4, p[6], ts);
                 dec->function_tl = f.function_tl = type_len;
             } else
                 slow_record(dec, &f, p + 4, len, ts);

@@ -14,7 +14,9 @@
  * unique, hapvm_s (formats of the systems hapvm decodes), hapvm_all_formats_s
  * (all ~1500 formats given to libtraceevent), memcpy_s (memcpy time for
  * data_bytes), memcpy_gbs, memcpy_fresh_mmap_gbs, decode_only_s (decoding
- * the pages from memory, without open and read). */
+ * the pages from memory, without open and read; and its thread's CPU time,
+ * decode_only_cpu_s, less sensitive to other load), read_only_s (open and
+ * foreach_page without decoding). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,15 @@ now(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double
+cpu_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -99,7 +110,7 @@ keep_page(gpointer data, const void *page, gsize size, int cpu)
 
 /* Decoding alone: the pages already in memory (no file read, no open). */
 static double
-run_decode_only(const char *path)
+run_decode_only(const char *path, double *cpu)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(HapvmTraceDat) td = hapvm_trace_dat_open_systems(path, systems, &error);
@@ -111,15 +122,37 @@ run_decode_only(const char *path)
         exit(1);
     }
     g_autoptr(HapvmDecoder) dec = hapvm_decoder_new(hapvm_trace_dat_get_tep(td), &error);
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     for (guint i = 0; i < ps.pages->len; i++) {
         const Page *pg = &g_array_index(ps.pages, Page, i);
         hapvm_decoder_feed_page(dec, ps.bytes->data + pg->off, pg->size, pg->cpu);
     }
     double t = now() - t0;
+    *cpu = cpu_now() - c0;
     g_byte_array_unref(ps.bytes);
     g_array_unref(ps.pages);
     return t;
+}
+
+static void
+no_page(gpointer data, const void *page, gsize size, int cpu)
+{
+    (void)data, (void)page, (void)size, (void)cpu;
+}
+
+/* Reading alone: open, and every page handed to a function doing nothing. */
+static double
+run_read_only(const char *path)
+{
+    g_autoptr(GError) error = NULL;
+    double t0 = now();
+    g_autoptr(HapvmTraceDat) td = hapvm_trace_dat_open_systems(path, systems, &error);
+
+    if (!td || !hapvm_trace_dat_foreach_page(td, no_page, NULL, &error)) {
+        fprintf(stderr, "decodebench: %s\n", error->message);
+        exit(1);
+    }
+    return now() - t0;
 }
 
 /* The file's bytes copied in 1 MiB blocks into one buffer, from a mapping
@@ -277,7 +310,7 @@ main(int argc, char **argv)
     int runs = 3;
     const char *path = NULL;
     Result r = { 0 };
-    double best_h = 1e30, best_a = 1e30, best_m = 1e30, best_f = 1e30, best_d = 1e30;
+    double best_h = 1e30, best_a = 1e30, best_m = 1e30, best_f = 1e30, best_d = 1e30, best_r = 1e30, best_dc = 1e30;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--runs") && i + 1 < argc)
@@ -303,8 +336,12 @@ main(int argc, char **argv)
         best_m = MIN(best_m, run_memcpy(path, dst, FALSE));
         best_f = MIN(best_f, run_memcpy(path, dst, TRUE));
     }
-    for (int i = 0; i < runs; i++)
-        best_d = MIN(best_d, run_decode_only(path));
+    for (int i = 0; i < runs; i++) {
+        double cpu;
+        best_d = MIN(best_d, run_decode_only(path, &cpu));
+        best_dc = MIN(best_dc, cpu);
+        best_r = MIN(best_r, run_read_only(path));
+    }
     printf("events %" G_GUINT64_FORMAT "\n", r.events);
     printf("function_events %" G_GUINT64_FORMAT "\n", r.function_events);
     printf("data_bytes %" G_GUINT64_FORMAT "\n", r.bytes);
@@ -313,6 +350,8 @@ main(int argc, char **argv)
     printf("hapvm_s %.4f\n", best_h);
     printf("hapvm_all_formats_s %.4f\n", best_a);
     printf("decode_only_s %.4f\n", best_d);
+    printf("decode_only_cpu_s %.4f\n", best_dc);
+    printf("read_only_s %.4f\n", best_r);
     printf("memcpy_s %.4f\n", best_m * r.bytes);
     printf("memcpy_gbs %.2f\n", 1 / best_m / 1e9);
     printf("memcpy_fresh_mmap_gbs %.2f\n", 1 / best_f / 1e9);
