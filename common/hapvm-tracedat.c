@@ -1054,34 +1054,6 @@ const char *hapvm_trace_dat_get_cpustats(const HapvmTraceDat *td, gsize *len) { 
 
 /* ---- pages --------------------------------------------------------------- */
 
-/* Uncompressed pages are read ahead by a thread (Reader): two buffers per
- * CPU, one being decoded while the thread reads the CPU's next range into the
- * other, so the kernel's copy (~a third of a pass, docs/benchmarks.md P1)
- * overlaps the decoding on a second CPU. */
-enum { BUF_FREE, BUF_FULL, BUF_FAILED };
-
-typedef struct {
-    guint8 *buf[2];
-    gsize n[2];              /* bytes read into buf[i] */
-    int state[2];            /* BUF_* */
-    int err;                 /* BUF_FAILED: errno, or 0 if the file shrank */
-    guint64 fail_pos;        /* BUF_FAILED: where */
-    guint64 pos, stop;       /* the thread's file range still to read */
-    guint fill;              /* buffer the thread fills next */
-    gsize cap;               /* bytes per read */
-} ReadCpu;
-
-typedef struct {
-    HapvmTraceDat *td;
-    ReadCpu *cpu;
-    guint n_cpu;
-    GMutex lock;
-    GCond cond;              /* any state change */
-    gboolean stop;
-    int want;                /* CPU the decoder waits for, or -1 */
-    GThread *thread;
-} Reader;
-
 typedef struct {
     const CpuData *cd;
     const guint8 *p, *end; /* pages left in the buffer */
@@ -1091,10 +1063,6 @@ typedef struct {
     Cur chunks;            /* compressed: the chunk stream */
     guint32 chunks_left;
     guint64 ts;            /* timestamp of the page at p */
-    Reader *reader;        /* uncompressed, read ahead: reader->cpu[rcpu] */
-    guint rcpu;
-    guint cur;             /* its buffer at p */
-    gboolean held;         /* p points into it */
 } PageIter;
 
 static inline void
@@ -1103,130 +1071,29 @@ iter_ts(const HapvmTraceDat *td, PageIter *it)
     it->ts = it->end - it->p >= 8 ? rd_num(td, it->p, 8) : 0;
 }
 
-/* n bytes at pos into buf: 0, or errno, or -1 if the file ended at *at. */
-static int
-read_at(int fd, guint8 *buf, gsize n, guint64 pos, guint64 *at)
-{
-    gsize got = 0;
-
-    while (got < n) {
-        ssize_t r = pread(fd, buf + got, n - got, pos + got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            *at = pos + got;
-            return r < 0 ? errno : -1;
-        }
-        got += r;
-    }
-    return 0;
-}
-
-static void
-read_fail(HapvmTraceDat *td, int err, guint64 at, GError **error)
-{
-    if (err > 0)
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", td->path,
-                    g_strerror(err));
-    else
-        fail_at(td, error, at, "the file shrank while read");
-}
-
 static int
 iter_read(HapvmTraceDat *td, PageIter *it, GError **error)
 {
-    gsize n = MIN(it->cap, it->stop - it->pos);
-    guint64 at;
-    int err = read_at(td->fd, it->buf, n, it->pos, &at);
+    gsize n = MIN(it->cap, it->stop - it->pos), got = 0;
 
-    if (err) {
-        read_fail(td, err, at, error);
-        return -1;
+    while (got < n) {
+        ssize_t r = pread(td->fd, it->buf + got, n - got, it->pos + got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : 0;
+            if (e)
+                g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s", td->path,
+                            g_strerror(e));
+            else
+                fail_at(td, error, it->pos + got, "the file shrank while read");
+            return -1;
+        }
+        got += r;
     }
     it->pos += n;
     it->p = it->buf;
     it->end = it->buf + n;
-    return 1;
-}
-
-static gpointer
-reader_run(gpointer data)
-{
-    Reader *r = data;
-    guint next = 0; /* round robin */
-
-    g_mutex_lock(&r->lock);
-    while (!r->stop) {
-        ReadCpu *rc = NULL;
-        /* The CPU the decoder waits for first, then any with a free buffer. */
-        if (r->want >= 0 && r->cpu[r->want].pos < r->cpu[r->want].stop &&
-            r->cpu[r->want].state[r->cpu[r->want].fill] == BUF_FREE)
-            rc = &r->cpu[r->want];
-        for (guint k = 0; !rc && k < r->n_cpu; k++) {
-            ReadCpu *c = &r->cpu[(next + k) % r->n_cpu];
-            if (c->pos < c->stop && c->state[c->fill] == BUF_FREE) {
-                rc = c;
-                next = (next + k + 1) % r->n_cpu;
-            }
-        }
-        if (!rc) {
-            g_cond_wait(&r->cond, &r->lock);
-            continue;
-        }
-        guint f = rc->fill;
-        gsize n = MIN(rc->cap, rc->stop - rc->pos);
-        guint64 pos = rc->pos, at = 0;
-        g_mutex_unlock(&r->lock);
-        int err = read_at(r->td->fd, rc->buf[f], n, pos, &at);
-        g_mutex_lock(&r->lock);
-        rc->n[f] = n;
-        if (err) {
-            rc->state[f] = BUF_FAILED;
-            rc->err = err > 0 ? err : 0;
-            rc->fail_pos = at;
-            rc->pos = rc->stop; /* nothing after it */
-        } else {
-            rc->state[f] = BUF_FULL;
-            rc->pos += n;
-        }
-        rc->fill ^= 1;
-        g_cond_broadcast(&r->cond);
-    }
-    g_mutex_unlock(&r->lock);
-    return NULL;
-}
-
-/* The next buffer of it's CPU from the reader thread, giving back the one
- * it held: as iter_read. */
-static int
-iter_take(HapvmTraceDat *td, PageIter *it, GError **error)
-{
-    Reader *r = it->reader;
-    ReadCpu *rc = &r->cpu[it->rcpu];
-    int state;
-
-    g_mutex_lock(&r->lock);
-    if (it->held) {
-        rc->state[it->cur] = BUF_FREE;
-        it->cur ^= 1;
-        it->held = FALSE;
-        g_cond_broadcast(&r->cond);
-    }
-    while ((state = rc->state[it->cur]) == BUF_FREE) {
-        r->want = (int)it->rcpu;
-        g_cond_broadcast(&r->cond);
-        g_cond_wait(&r->cond, &r->lock);
-    }
-    r->want = -1;
-    g_mutex_unlock(&r->lock);
-    if (state == BUF_FAILED) {
-        read_fail(td, rc->err ? rc->err : -1, rc->fail_pos, error);
-        return -1;
-    }
-    it->held = TRUE;
-    it->pos += rc->n[it->cur];
-    it->p = rc->buf[it->cur];
-    it->end = it->p + rc->n[it->cur];
     return 1;
 }
 
@@ -1243,7 +1110,7 @@ iter_fill(HapvmTraceDat *td, PageIter *it, GError **error)
         if (!td->data_compressed) {
             if (it->pos == it->stop)
                 return 0;
-            if ((it->reader ? iter_take(td, it, error) : iter_read(td, it, error)) < 0)
+            if (iter_read(td, it, error) < 0)
                 return -1;
             continue;
         }
@@ -1266,48 +1133,22 @@ iter_fill(HapvmTraceDat *td, PageIter *it, GError **error)
     return 1;
 }
 
-static void
-reader_stop(Reader *r)
-{
-    if (!r->thread)
-        return;
-    g_mutex_lock(&r->lock);
-    r->stop = TRUE;
-    g_cond_broadcast(&r->cond);
-    g_mutex_unlock(&r->lock);
-    g_thread_join(r->thread);
-    g_mutex_clear(&r->lock);
-    g_cond_clear(&r->cond);
-    r->thread = NULL;
-}
-
 gboolean
 hapvm_trace_dat_foreach_page(HapvmTraceDat *td, HapvmPageFunc func, gpointer data, GError **error)
 {
     g_autofree PageIter *its = g_new0(PageIter, td->n_cpu ? td->n_cpu : 1);
-    g_autofree ReadCpu *rcpu = NULL;
     g_autofree guint8 *bufs = NULL;
-    Reader reader = { .td = td, .want = -1 };
-    /* Reading ahead needs a second CPU to run on. */
-    gboolean ahead = !td->data_compressed && td->n_cpu && g_get_num_processors() > 1 &&
-                     !g_getenv("HAPVM_NO_READ_AHEAD");
     gsize total = 0;
     guint live = 0;
     gboolean ok = TRUE;
 
-    /* One allocation for all CPUs' buffers (bounded at open), two each when
-     * read ahead. */
+    /* One allocation for all CPUs' buffers (bounded at open). */
     for (guint i = 0; i < td->n_cpu; i++) {
         its[i].cap = td->data_compressed ? td->max_chunk : page_buf_size(td, &td->cpu[i]);
-        total += its[i].cap * (ahead ? 2 : 1);
+        total += its[i].cap;
     }
     bufs = g_malloc(total ? total : 1);
     total = 0;
-    if (ahead) {
-        rcpu = g_new0(ReadCpu, td->n_cpu);
-        reader.cpu = rcpu;
-        reader.n_cpu = td->n_cpu;
-    }
     for (guint i = 0; i < td->n_cpu; i++) {
         PageIter *it = &its[i];
         const CpuData *cd = &td->cpu[i];
@@ -1325,31 +1166,11 @@ hapvm_trace_dat_foreach_page(HapvmTraceDat *td, HapvmPageFunc func, gpointer dat
             it->pos = cd->offset;
             it->stop = cd->offset + cd->size;
         }
-        if (ahead) {
-            ReadCpu *rc = &rcpu[i];
-            rc->buf[0] = it->buf;
-            rc->buf[1] = bufs + total;
-            total += it->cap;
-            rc->cap = it->cap;
-            rc->pos = it->pos;
-            rc->stop = it->stop;
-            it->reader = &reader;
-            it->rcpu = i;
-        }
-    }
-    if (ahead) {
-        g_mutex_init(&reader.lock);
-        g_cond_init(&reader.cond);
-        reader.thread = g_thread_new("hapvm-read", reader_run, &reader);
-    }
-    for (guint i = 0; i < td->n_cpu; i++) {
-        int r = iter_fill(td, &its[i], error);
-        if (r < 0) {
-            reader_stop(&reader);
+        int r = iter_fill(td, it, error);
+        if (r < 0)
             return FALSE;
-        }
         if (r > 0)
-            its[live++] = its[i];
+            its[live++] = *it;
     }
     /* Merge by page timestamp; few CPUs, so a linear scan. */
     while (live) {
@@ -1369,6 +1190,5 @@ hapvm_trace_dat_foreach_page(HapvmTraceDat *td, HapvmPageFunc func, gpointer dat
         if (r == 0)
             its[k] = its[--live];
     }
-    reader_stop(&reader);
     return ok;
 }
