@@ -38,8 +38,35 @@ hapvm_context_name(HapvmContext ctx)
 
 /* ---- function set ------------------------------------------------------ */
 
+/* A hit is split: the part a record reads and updates (Hot: address, count,
+ * and which contexts, roles and first-seen times it has) and the first-seen
+ * times in context and window (Cold, in a parallel array), which a record
+ * writes only the first time: one 32-byte slot, half a cache line, per
+ * record instead of a 64-byte hit (docs/benchmarks.md P1). */
+#define SEEN_CTX(c) (1u << (c))                   /* bits 0-3: ctx_mask */
+#define SEEN_ROLE_SHIFT 4                         /* bits 4-19: role_mask */
+#define SEEN_TASK_FIRST (1u << 20)                /* task_first_ts set */
+#define SEEN_STEADY (1u << 21)                    /* steady_ts set */
+#define SEEN_TASK_STEADY (1u << 22)               /* task_steady_ts set */
+G_STATIC_ASSERT(HAPVM_N_CTX <= SEEN_ROLE_SHIFT && SEEN_ROLE_SHIFT + HAPVM_MAX_ROLES <= 20);
+
+typedef struct {
+    guint64 ip;       /* 0: empty slot */
+    guint64 count;
+    guint32 seen;     /* SEEN_* */
+    guint32 pad;
+    guint64 first_ts;
+} Hot;
+
+typedef struct {
+    guint64 task_first_ts, steady_ts, task_steady_ts;
+} Cold;
+
+G_STATIC_ASSERT(sizeof(Hot) == 32);
+
 struct HapvmFuncSet {
-    HapvmFuncHit *slots; /* ip == 0: empty */
+    Hot *hot;   /* 32-byte aligned: a slot never straddles cache lines */
+    Cold *cold; /* cold[i] belongs to hot[i] */
     guint mask;
     guint used;
 };
@@ -50,13 +77,11 @@ hash_ip(guint64 ip, guint mask)
     return (guint)((ip * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
 }
 
-/* Slots on cache-line boundaries: a hit (64 bytes) is one line. */
-G_STATIC_ASSERT(sizeof(HapvmFuncHit) == 64);
-
-static HapvmFuncHit *
-slots_new(guint n)
+static void
+slots_new(HapvmFuncSet *set, guint n)
 {
-    return g_aligned_alloc0(n, sizeof(HapvmFuncHit), 64);
+    set->hot = g_aligned_alloc0(n, sizeof(Hot), 64);
+    set->cold = g_new0(Cold, n);
 }
 
 HapvmFuncSet *
@@ -65,7 +90,7 @@ hapvm_func_set_new(void)
     HapvmFuncSet *set = g_new0(HapvmFuncSet, 1);
 
     set->mask = (1u << 14) - 1; /* a whole measurement rarely needs to grow */
-    set->slots = slots_new(set->mask + 1);
+    slots_new(set, set->mask + 1);
     return set;
 }
 
@@ -74,81 +99,111 @@ hapvm_func_set_free(HapvmFuncSet *set)
 {
     if (!set)
         return;
-    g_aligned_free(set->slots);
+    g_aligned_free(set->hot);
+    g_free(set->cold);
     g_free(set);
 }
 
 static void
 func_set_grow(HapvmFuncSet *set)
 {
-    HapvmFuncHit *old = set->slots;
+    Hot *old = set->hot;
+    Cold *old_cold = set->cold;
     guint old_n = set->mask + 1;
 
     set->mask = old_n * 2 - 1;
-    set->slots = slots_new(set->mask + 1);
+    slots_new(set, set->mask + 1);
     for (guint i = 0; i < old_n; i++) {
         if (!old[i].ip)
             continue;
         guint j = hash_ip(old[i].ip, set->mask);
-        while (set->slots[j].ip)
+        while (set->hot[j].ip)
             j = (j + 1) & set->mask;
-        set->slots[j] = old[i];
+        set->hot[j] = old[i];
+        set->cold[j] = old_cold[i];
     }
     g_aligned_free(old);
+    g_free(old_cold);
 }
 
-/* Adds ip (absent); out of the probe loop, which the hot path inlines. */
-static G_NO_INLINE HapvmFuncHit *
-func_set_add(HapvmFuncSet *set, guint64 ip)
+/* The slot of ip, probing beyond its first one, or a new slot for it (first
+ * seen at ts); out of line: the hot path inlines only the first probe. */
+static G_NO_INLINE guint
+func_set_slot(HapvmFuncSet *set, guint64 ip, guint64 ts)
 {
-    guint i;
+    guint i = hash_ip(ip, set->mask);
 
-    if ((set->used + 1) * 2 > set->mask + 1)
+    for (; set->hot[i].ip; i = (i + 1) & set->mask)
+        if (set->hot[i].ip == ip)
+            return i;
+    if ((set->used + 1) * 2 > set->mask + 1) {
         func_set_grow(set);
-    i = hash_ip(ip, set->mask);
-    while (set->slots[i].ip)
-        i = (i + 1) & set->mask;
+        for (i = hash_ip(ip, set->mask); set->hot[i].ip; i = (i + 1) & set->mask)
+            ;
+    }
     set->used++;
-    set->slots[i].ip = ip;
-    return &set->slots[i];
+    set->hot[i].ip = ip;
+    set->hot[i].first_ts = ts;
+    return i;
 }
 
-static inline HapvmFuncHit *
-func_set_get(HapvmFuncSet *set, guint64 ip, gboolean *added)
+static inline guint
+func_set_index(HapvmFuncSet *set, guint64 ip, guint64 ts)
 {
     guint i = hash_ip(ip, set->mask);
 
-    for (;;) {
-        HapvmFuncHit *h = &set->slots[i];
-        if (G_LIKELY(h->ip == ip)) {
-            *added = FALSE;
-            return h;
+    return G_LIKELY(set->hot[i].ip == ip) ? i : func_set_slot(set, ip, ts);
+}
+
+/* A record's SEEN_* bits (need) not all in the hit yet: add them, and the
+ * first-seen times they stand for. */
+static G_NO_INLINE void
+func_set_mark(HapvmFuncSet *set, guint i, guint32 need, guint64 ts)
+{
+    guint32 miss = need & ~set->hot[i].seen;
+    Cold *c = &set->cold[i];
+    guint64 t = ts ? ts : 1; /* 0 means none */
+
+    set->hot[i].seen |= need;
+    if (miss & SEEN_TASK_FIRST)
+        c->task_first_ts = t;
+    if (miss & SEEN_STEADY)
+        c->steady_ts = t;
+    if (miss & SEEN_TASK_STEADY)
+        c->task_steady_ts = t;
+}
+
+static void
+func_set_fill(const HapvmFuncSet *set, guint i, HapvmFuncHit *hit)
+{
+    const Hot *h = &set->hot[i];
+    const Cold *c = &set->cold[i];
+
+    *hit = (HapvmFuncHit){
+        .ip = h->ip,
+        .first_ts = h->first_ts,
+        .count = h->count,
+        .ctx_mask = h->seen & ((1u << HAPVM_N_CTX) - 1),
+        .role_mask = (h->seen >> SEEN_ROLE_SHIFT) & ((1u << HAPVM_MAX_ROLES) - 1),
+        .task_first_ts = c->task_first_ts,
+        .steady_ts = c->steady_ts,
+        .task_steady_ts = c->task_steady_ts,
+    };
+}
+
+gboolean
+hapvm_func_set_find(const HapvmFuncSet *set, guint64 ip, HapvmFuncHit *hit)
+{
+    guint i = hash_ip(ip, set->mask);
+
+    while (set->hot[i].ip) {
+        if (set->hot[i].ip == ip) {
+            func_set_fill(set, i, hit);
+            return TRUE;
         }
-        if (!h->ip)
-            break;
         i = (i + 1) & set->mask;
     }
-    *added = TRUE;
-    return func_set_add(set, ip);
-}
-
-HapvmFuncHit *
-hapvm_func_set_get(HapvmFuncSet *set, guint64 ip, gboolean *added)
-{
-    return func_set_get(set, ip, added);
-}
-
-const HapvmFuncHit *
-hapvm_func_set_find(const HapvmFuncSet *set, guint64 ip)
-{
-    guint i = hash_ip(ip, set->mask);
-
-    while (set->slots[i].ip) {
-        if (set->slots[i].ip == ip)
-            return &set->slots[i];
-        i = (i + 1) & set->mask;
-    }
-    return NULL;
+    return FALSE;
 }
 
 guint
@@ -161,8 +216,11 @@ void
 hapvm_func_set_foreach(const HapvmFuncSet *set, HapvmFuncHitFunc func, gpointer data)
 {
     for (guint i = 0; i <= set->mask; i++)
-        if (set->slots[i].ip)
-            func(&set->slots[i], data);
+        if (set->hot[i].ip) {
+            HapvmFuncHit hit;
+            func_set_fill(set, i, &hit);
+            func(&hit, data);
+        }
 }
 
 static gint
@@ -182,8 +240,8 @@ hapvm_func_set_to_array(const HapvmFuncSet *set, guint *n)
     guint k = 0;
 
     for (guint i = 0; i <= set->mask; i++)
-        if (set->slots[i].ip)
-            arr[k++] = set->slots[i];
+        if (set->hot[i].ip)
+            func_set_fill(set, i, &arr[k++]);
     qsort(arr, k, sizeof(*arr), cmp_first_ts);
     *n = k;
     return arr;
@@ -459,31 +517,39 @@ role_of(HapvmDecoder *dec, guint32 pid)
     return dec->last_role;
 }
 
-/* HapvmContext of common_flags, by (NMI, SOFTIRQ, HARDIRQ) bits. */
-static inline HapvmContext
-context_of(guint8 flags)
+/* The SEEN_* bits of a function record, but its role's: by its context
+ * (index: the NMI, SOFTIRQ and HARDIRQ bits of common_flags) and, from
+ * index 8 on, in the steady window. */
+#define NEED_TASK (SEEN_CTX(HAPVM_CTX_TASK) | SEEN_TASK_FIRST)
+#define NEED_HARDIRQ SEEN_CTX(HAPVM_CTX_HARDIRQ)
+#define NEED_SOFTIRQ SEEN_CTX(HAPVM_CTX_SOFTIRQ)
+#define NEED_NMI SEEN_CTX(HAPVM_CTX_NMI)
+#define NEED_STEADY_TASK (NEED_TASK | SEEN_STEADY | SEEN_TASK_STEADY)
+static const guint32 need_of[16] = {
+    NEED_TASK, NEED_HARDIRQ, NEED_SOFTIRQ, NEED_HARDIRQ, NEED_NMI, NEED_NMI, NEED_NMI, NEED_NMI,
+    NEED_STEADY_TASK, NEED_HARDIRQ | SEEN_STEADY, NEED_SOFTIRQ | SEEN_STEADY,
+    NEED_HARDIRQ | SEEN_STEADY, NEED_NMI | SEEN_STEADY, NEED_NMI | SEEN_STEADY,
+    NEED_NMI | SEEN_STEADY, NEED_NMI | SEEN_STEADY,
+};
+
+static inline guint32
+need_index(guint8 flags, guint64 ts, guint64 steady_start)
 {
-    static const guint8 ctx[8] = {
-        HAPVM_CTX_TASK, HAPVM_CTX_HARDIRQ, HAPVM_CTX_SOFTIRQ, HAPVM_CTX_HARDIRQ,
-        HAPVM_CTX_NMI,  HAPVM_CTX_NMI,     HAPVM_CTX_NMI,     HAPVM_CTX_NMI,
-    };
     G_STATIC_ASSERT(TRACE_FLAG_HARDIRQ == 0x08 && TRACE_FLAG_SOFTIRQ == 0x10 && TRACE_FLAG_NMI == 0x40);
 
-    return ctx[((flags >> 3) & 3) | ((flags >> 4) & 4)];
+    return ((flags >> 3) & 3) | ((flags >> 4) & 4) | (guint)(ts >= steady_start) << 3;
 }
 
-/* The first-seen timestamps, once per function and window (0 means none). */
+/* One function record of a known context: count it, and add what it shows
+ * first (context, role, first-seen times). */
 static inline void
-hit_times(HapvmFuncHit *h, HapvmContext ctx, guint64 ts, guint64 steady_start)
+func_set_hit(HapvmFuncSet *set, Hot *hot, guint i, guint32 need, guint64 ts)
 {
-    if (ctx == HAPVM_CTX_TASK && !h->task_first_ts)
-        h->task_first_ts = ts ? ts : 1;
-    if (ts >= steady_start) {
-        if (!h->steady_ts)
-            h->steady_ts = ts ? ts : 1;
-        if (ctx == HAPVM_CTX_TASK && !h->task_steady_ts)
-            h->task_steady_ts = ts ? ts : 1;
-    }
+    Hot *h = &hot[i]; /* set->hot, maybe in a register */
+
+    h->count++;
+    if (G_UNLIKELY((h->seen & need) != need))
+        func_set_mark(set, i, need, ts);
 }
 
 static inline void
@@ -501,8 +567,6 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
     case KIND_FUNCTION: {
         if (G_UNLIKELY(len < 16))
             return;
-        HapvmContext ctx = context_of(rec[2]);
-        gboolean added;
         pid = rd32(rec + 4);
         role = role_of(dec, pid);
         if (G_UNLIKELY(!dec->last_known)) {
@@ -512,13 +576,10 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
             }
             dec->stats.unknown_pid_events++;
         }
-        HapvmFuncHit *h = func_set_get(dec->funcs, rd64(rec + 8), &added);
-        if (added)
-            h->first_ts = ts;
-        h->count++;
-        h->ctx_mask |= 1u << ctx;
-        h->role_mask |= 1u << role;
-        hit_times(h, ctx, ts, dec->steady_start);
+        guint i = func_set_index(dec->funcs, rd64(rec + 8), ts); /* may grow the set */
+        func_set_hit(dec->funcs, dec->funcs->hot, i,
+                     need_of[need_index(rec[2], ts, dec->steady_start)] | 1u << (SEEN_ROLE_SHIFT + role),
+                     ts);
         dec->stats.function_events++;
         break;
     }
@@ -585,88 +646,89 @@ hapvm_decoder_add_handler(HapvmDecoder *dec, int event_id, HapvmEventFunc func, 
  * writes: in locals, the compiler keeps them in registers, where fields of
  * dec would be reloaded after every store through a hit (which may alias
  * them).  Any other record goes through handle_record() between
- * fast_flush() and fast_load(). */
+ * fast_flush() and fast_load().  Records are counted once, per run of one
+ * task's records as unknown or ignored. */
 typedef struct {
-    HapvmFuncHit *slots;
+    Hot *hot;
     guint mask;
     guint32 function_type;
     guint function_tl;           /* type_len of the last function record */
     guint64 steady_start;
     guint32 last_pid;            /* dec's one-entry pid → role cache */
-    guint32 role_bit;
+    guint32 role_seen;           /* its SEEN_ROLE bit; 0: skip its records
+                                  * (unknown task, known-only mode) */
     gboolean known;
-    gboolean skip;               /* unknown task, known-only mode */
-    guint64 functions, unknown, ignored; /* to add to dec->stats */
+    guint64 records, run_start;  /* function records; at the start of the pid's run */
+    guint64 unknown, ignored;    /* to add to dec->stats */
 } Fast;
+
+static inline void
+fast_task(const HapvmDecoder *dec, Fast *f)
+{
+    f->last_pid = dec->last_pid;
+    f->known = dec->last_known;
+    f->role_seen = !f->known && dec->known_only ? 0 : 1u << (SEEN_ROLE_SHIFT + dec->last_role);
+}
 
 static inline void
 fast_load(const HapvmDecoder *dec, Fast *f)
 {
-    f->slots = dec->funcs->slots;
+    f->hot = dec->funcs->hot;
     f->mask = dec->funcs->mask;
     f->function_type = dec->function_type;
     f->function_tl = dec->function_tl;
     f->steady_start = dec->steady_start;
-    f->last_pid = dec->last_pid;
-    f->role_bit = 1u << dec->last_role;
-    f->known = dec->last_known;
-    f->skip = !dec->last_known && dec->known_only;
-    f->functions = f->unknown = f->ignored = 0;
+    fast_task(dec, f);
+    f->records = f->run_start = f->unknown = f->ignored = 0;
 }
 
 static inline void
-fast_flush(HapvmDecoder *dec, const Fast *f)
+fast_run_end(Fast *f)
 {
-    dec->stats.events += f->functions + f->ignored;
-    dec->stats.function_events += f->functions;
+    guint64 n = f->records - f->run_start;
+
+    if (!f->role_seen)
+        f->ignored += n;
+    else if (!f->known)
+        f->unknown += n;
+    f->run_start = f->records;
+}
+
+static inline void
+fast_flush(HapvmDecoder *dec, Fast *f)
+{
+    fast_run_end(f);
+    dec->stats.events += f->records;
+    dec->stats.function_events += f->records - f->ignored;
     dec->stats.unknown_pid_events += f->unknown;
     dec->stats.ignored_events += f->ignored;
 }
 
-/* Probe beyond the first slot, or add ip (first seen at ts). */
-static G_NO_INLINE HapvmFuncHit *
-func_set_miss(HapvmFuncSet *set, guint64 ip, guint64 ts)
-{
-    gboolean added;
-    HapvmFuncHit *h = func_set_get(set, ip, &added);
-
-    if (added)
-        h->first_ts = ts;
-    return h;
-}
-
-/* A function record of at least 16 bytes (handle_record's KIND_FUNCTION). */
+/* A function record of at least 16 bytes (handle_record's KIND_FUNCTION);
+ * flags is rec[2]. */
 static inline void
-fast_function(HapvmDecoder *dec, Fast *f, const guint8 *rec, guint64 ts)
+fast_function(HapvmDecoder *dec, Fast *f, const guint8 *rec, guint8 flags, guint64 ts)
 {
-    HapvmContext ctx = context_of(rec[2]);
     guint32 pid = rd32(rec + 4);
     guint64 ip = rd64(rec + 8);
-    HapvmFuncHit *h;
+    guint i;
 
     if (G_UNLIKELY(pid != f->last_pid)) {
+        /* Inline: f's address must not escape, or it lives in memory. */
+        fast_run_end(f);
         role_lookup(dec, pid);
-        f->last_pid = pid;
-        f->role_bit = 1u << dec->last_role;
-        f->known = dec->last_known;
-        f->skip = !f->known && dec->known_only;
+        fast_task(dec, f);
     }
-    if (G_UNLIKELY(f->skip)) {
-        f->ignored++;
+    f->records++;
+    if (G_UNLIKELY(!f->role_seen))
         return;
-    }
-    f->functions++;
-    f->unknown += !f->known;
-    h = &f->slots[hash_ip(ip, f->mask)];
-    if (G_UNLIKELY(h->ip != ip)) {
-        h = func_set_miss(dec->funcs, ip, ts);
-        f->slots = dec->funcs->slots; /* grown */
+    i = hash_ip(ip, f->mask);
+    if (G_UNLIKELY(f->hot[i].ip != ip)) {
+        i = func_set_slot(dec->funcs, ip, ts);
+        f->hot = dec->funcs->hot; /* grown */
         f->mask = dec->funcs->mask;
     }
-    h->count++;
-    h->ctx_mask |= 1u << ctx;
-    h->role_mask |= f->role_bit;
-    hit_times(h, ctx, ts, f->steady_start);
+    func_set_hit(dec->funcs, f->hot, i, f->role_seen | need_of[need_index(flags, ts, f->steady_start)], ts);
 }
 
 static inline void
@@ -719,7 +781,7 @@ hapvm_decoder_feed_page(HapvmDecoder *dec, const void *page, gsize page_size, in
         if (G_LIKELY(type_len == f.function_tl) && G_LIKELY(p + 4 + f.function_tl * 4 <= end) &&
             G_LIKELY((p[4] | (guint32)p[5] << 8) == f.function_type)) {
             ts += delta;
-            fast_function(dec, &f, p + 4, ts);
+            fast_function(dec, &f, p + 4, p[6], ts);
             p += 4 + f.function_tl * 4;
             continue;
         }
@@ -763,7 +825,7 @@ hapvm_decoder_feed_page(HapvmDecoder *dec, const void *page, gsize page_size, in
             if (p + 4 + len > end)
                 goto bad;
             if (len >= 16 && (p[4] | (guint32)p[5] << 8) == f.function_type) {
-                fast_function(dec, &f, p + 4, ts);
+                fast_function(dec, &f, p + 4, p[6], ts);
                 dec->function_tl = f.function_tl = type_len;
             } else
                 slow_record(dec, &f, p + 4, len, ts);

@@ -22,6 +22,9 @@ const char *hapvm_context_name(HapvmContext ctx);
 #define HAPVM_MAX_ROLES 16
 #define HAPVM_MAX_SYSCALL 1024
 
+/* What the decoder knows of one function.  The set does not store hits in
+ * this form (it keeps a small part updated per record apart from the
+ * first-seen times, docs/benchmarks.md P1): it fills copies of them. */
 typedef struct {
     guint64 ip;                         /* function entry (fentry site) */
     guint64 first_ts;                   /* ring-buffer clock, ns */
@@ -31,7 +34,6 @@ typedef struct {
     guint64 task_first_ts;              /* first hit in task context (0: none) */
     guint64 steady_ts;                  /* first hit at/after the steady start (0: none) */
     guint64 task_steady_ts;             /* same, task context only */
-    guint64 reserved;                   /* pads a hit to a cache line */
 } HapvmFuncHit;
 
 /* Unique functions by address. */
@@ -40,11 +42,10 @@ typedef struct HapvmFuncSet HapvmFuncSet;
 HapvmFuncSet *hapvm_func_set_new(void);
 void hapvm_func_set_free(HapvmFuncSet *set);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmFuncSet, hapvm_func_set_free)
-/* The hit for ip, added zeroed when absent (*added set). */
-HapvmFuncHit *hapvm_func_set_get(HapvmFuncSet *set, guint64 ip, gboolean *added);
-const HapvmFuncHit *hapvm_func_set_find(const HapvmFuncSet *set, guint64 ip);
+/* Fills *hit with what is known of ip; FALSE if ip was never seen. */
+gboolean hapvm_func_set_find(const HapvmFuncSet *set, guint64 ip, HapvmFuncHit *hit);
 guint hapvm_func_set_size(const HapvmFuncSet *set);
-/* Every hit, in table order; no allocation. */
+/* Every hit, in table order; no allocation.  hit is valid during the call. */
 typedef void (*HapvmFuncHitFunc)(const HapvmFuncHit *hit, gpointer data);
 void hapvm_func_set_foreach(const HapvmFuncSet *set, HapvmFuncHitFunc func, gpointer data);
 /* Snapshot of all hits, sorted by first_ts (caller frees with g_free). */

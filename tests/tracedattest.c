@@ -390,10 +390,10 @@ test_fixture(gconstpointer data)
     gpointer key, val;
     g_hash_table_iter_init(&it, fx.ex.ip);
     while (g_hash_table_iter_next(&it, &key, &val)) {
-        const HapvmFuncHit *h = hapvm_func_set_find(set, g_ascii_strtoull(key, NULL, 16));
-        g_assert_nonnull(h);
-        g_assert_cmpuint(h->count, ==, *(guint64 *)val);
-        g_assert_cmpuint(h->role_mask, ==, *(guint64 *)g_hash_table_lookup(fx.ex.ip_pids, key));
+        HapvmFuncHit h;
+        g_assert_true(hapvm_func_set_find(set, g_ascii_strtoull(key, NULL, 16), &h));
+        g_assert_cmpuint(h.count, ==, *(guint64 *)val);
+        g_assert_cmpuint(h.role_mask, ==, *(guint64 *)g_hash_table_lookup(fx.ex.ip_pids, key));
     }
     g_hash_table_iter_init(&it, fx.ex.sys);
     while (g_hash_table_iter_next(&it, &key, &val)) {
