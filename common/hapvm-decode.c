@@ -31,7 +31,7 @@ typedef struct {
 const char *
 hapvm_context_name(HapvmContext ctx)
 {
-    static const char *const names[] = { "task", "softirq", "hardirq", "nmi" };
+    static const char *const names[] = { "task", "softirq", "hardirq", "nmi", "shared-task" };
 
     return ctx < HAPVM_N_CTX ? names[ctx] : "?";
 }
@@ -43,12 +43,12 @@ hapvm_context_name(HapvmContext ctx)
  * times in context and window (Cold, in a parallel array), which a record
  * writes only the first time: one 32-byte slot, half a cache line, per
  * record instead of a 64-byte hit (docs/benchmarks.md P1). */
-#define SEEN_CTX(c) (1u << (c))                   /* bits 0-3: ctx_mask */
-#define SEEN_ROLE_SHIFT 4                         /* bits 4-19: role_mask */
-#define SEEN_TASK_FIRST (1u << 20)                /* task_first_ts set */
-#define SEEN_STEADY (1u << 21)                    /* steady_ts set */
-#define SEEN_TASK_STEADY (1u << 22)               /* task_steady_ts set */
-G_STATIC_ASSERT(HAPVM_N_CTX <= SEEN_ROLE_SHIFT && SEEN_ROLE_SHIFT + HAPVM_MAX_ROLES <= 20);
+#define SEEN_CTX(c) (1u << (c))                   /* bits 0-4: ctx_mask */
+#define SEEN_ROLE_SHIFT 5                         /* bits 5-20: role_mask */
+#define SEEN_TASK_FIRST (1u << 21)                /* task_first_ts set */
+#define SEEN_STEADY (1u << 22)                    /* steady_ts set */
+#define SEEN_TASK_STEADY (1u << 23)               /* task_steady_ts set */
+G_STATIC_ASSERT(HAPVM_N_CTX <= SEEN_ROLE_SHIFT && SEEN_ROLE_SHIFT + HAPVM_MAX_ROLES <= 21);
 
 typedef struct {
     guint64 ip;       /* 0: empty slot */
@@ -525,11 +525,18 @@ role_of(HapvmDecoder *dec, guint32 pid)
 #define NEED_SOFTIRQ SEEN_CTX(HAPVM_CTX_SOFTIRQ)
 #define NEED_NMI SEEN_CTX(HAPVM_CTX_NMI)
 #define NEED_STEADY_TASK (NEED_TASK | SEEN_STEADY | SEEN_TASK_STEADY)
-static const guint32 need_of[16] = {
-    NEED_TASK, NEED_HARDIRQ, NEED_SOFTIRQ, NEED_HARDIRQ, NEED_NMI, NEED_NMI, NEED_NMI, NEED_NMI,
-    NEED_STEADY_TASK, NEED_HARDIRQ | SEEN_STEADY, NEED_SOFTIRQ | SEEN_STEADY,
-    NEED_HARDIRQ | SEEN_STEADY, NEED_NMI | SEEN_STEADY, NEED_NMI | SEEN_STEADY,
-    NEED_NMI | SEEN_STEADY, NEED_NMI | SEEN_STEADY,
+#define NEED_SHARED SEEN_CTX(HAPVM_CTX_SHARED_TASK)
+#define ROLE_SHARED HAPVM_DECODE_SHARED_ROLE
+/* [1]: a task of the role shared, whose task context is its own class. */
+static const guint32 need_of[2][16] = {
+    { NEED_TASK, NEED_HARDIRQ, NEED_SOFTIRQ, NEED_HARDIRQ, NEED_NMI, NEED_NMI, NEED_NMI, NEED_NMI,
+      NEED_STEADY_TASK, NEED_HARDIRQ | SEEN_STEADY, NEED_SOFTIRQ | SEEN_STEADY,
+      NEED_HARDIRQ | SEEN_STEADY, NEED_NMI | SEEN_STEADY, NEED_NMI | SEEN_STEADY,
+      NEED_NMI | SEEN_STEADY, NEED_NMI | SEEN_STEADY },
+    { NEED_SHARED, NEED_HARDIRQ, NEED_SOFTIRQ, NEED_HARDIRQ, NEED_NMI, NEED_NMI, NEED_NMI, NEED_NMI,
+      NEED_SHARED | SEEN_STEADY, NEED_HARDIRQ | SEEN_STEADY, NEED_SOFTIRQ | SEEN_STEADY,
+      NEED_HARDIRQ | SEEN_STEADY, NEED_NMI | SEEN_STEADY, NEED_NMI | SEEN_STEADY,
+      NEED_NMI | SEEN_STEADY, NEED_NMI | SEEN_STEADY },
 };
 
 static inline guint32
@@ -578,7 +585,8 @@ handle_record(HapvmDecoder *dec, const guint8 *rec, guint len, guint64 ts)
         }
         guint i = func_set_index(dec->funcs, rd64(rec + 8), ts); /* may grow the set */
         func_set_hit(dec->funcs, dec->funcs->hot, i,
-                     need_of[need_index(rec[2], ts, dec->steady_start)] | 1u << (SEEN_ROLE_SHIFT + role),
+                     need_of[role == ROLE_SHARED][need_index(rec[2], ts, dec->steady_start)] |
+                         1u << (SEEN_ROLE_SHIFT + role),
                      ts);
         dec->stats.function_events++;
         break;
@@ -657,6 +665,7 @@ typedef struct {
     guint32 last_pid;            /* dec's one-entry pid → role cache */
     guint32 role_seen;           /* its SEEN_ROLE bit; 0: skip its records
                                   * (unknown task, known-only mode) */
+    const guint32 *need;         /* need_of[its role is shared] */
     gboolean known;
     guint64 records, run_start;  /* function records; at the start of the pid's run */
     guint64 unknown, ignored;    /* to add to dec->stats */
@@ -668,6 +677,7 @@ fast_task(const HapvmDecoder *dec, Fast *f)
     f->last_pid = dec->last_pid;
     f->known = dec->last_known;
     f->role_seen = !f->known && dec->known_only ? 0 : 1u << (SEEN_ROLE_SHIFT + dec->last_role);
+    f->need = need_of[dec->last_role == ROLE_SHARED];
 }
 
 static inline void
@@ -728,7 +738,7 @@ fast_function(HapvmDecoder *dec, Fast *f, const guint8 *rec, guint8 flags, guint
         f->hot = dec->funcs->hot; /* grown */
         f->mask = dec->funcs->mask;
     }
-    func_set_hit(dec->funcs, f->hot, i, f->role_seen | need_of[need_index(flags, ts, f->steady_start)], ts);
+    func_set_hit(dec->funcs, f->hot, i, f->role_seen | f->need[need_index(flags, ts, f->steady_start)], ts);
 }
 
 static inline void

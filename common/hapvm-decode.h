@@ -14,12 +14,19 @@ typedef enum {
     HAPVM_CTX_SOFTIRQ,
     HAPVM_CTX_HARDIRQ,
     HAPVM_CTX_NMI,
+    /* Task context of a task with the role HAPVM_DECODE_SHARED_ROLE:
+     * services that work for every domain.  Kept apart from TASK, so such a
+     * task alone never puts a function in HAP-F (task_*_ts stay 0). */
+    HAPVM_CTX_SHARED_TASK,
     HAPVM_N_CTX
 } HapvmContext;
 
 const char *hapvm_context_name(HapvmContext ctx);
 
 #define HAPVM_MAX_ROLES 16
+/* The role index whose task context is HAPVM_CTX_SHARED_TASK (the
+ * engine's HAPVM_ROLE_SHARED; checked there). */
+#define HAPVM_DECODE_SHARED_ROLE 6
 #define HAPVM_MAX_SYSCALL 1024
 
 /* What the decoder knows of one function.  The set does not store hits in

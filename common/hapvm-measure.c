@@ -8,6 +8,8 @@
 
 #include "hapvm-error.h"
 
+G_STATIC_ASSERT(HAPVM_ROLE_SHARED == HAPVM_DECODE_SHARED_ROLE);
+
 const char *
 hapvm_role_name(HapvmRole role)
 {

@@ -1,5 +1,7 @@
 #include "hapvm-result.h"
 
+#define IRQ_CTX ((1u << HAPVM_CTX_SOFTIRQ) | (1u << HAPVM_CTX_HARDIRQ) | (1u << HAPVM_CTX_NMI))
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -179,7 +181,7 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
             for (int c = 0; c < HAPVM_N_CTX; c++)
                 if (h->ctx_mask & (1u << c))
                     ctx_count[c]++;
-            if (!(h->ctx_mask & (1u << HAPVM_CTX_TASK)))
+            if (!(h->ctx_mask & (1u << HAPVM_CTX_TASK)) && (h->ctx_mask & IRQ_CTX))
                 irq_only++;
         }
         if (h->task_first_ts && h->task_first_ts < steady_ts)
@@ -189,8 +191,12 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
             g_hash_table_add(nabla, f->have_sym ? g_strdup(f->sym.name)
                                                 : g_strdup_printf("0x%" G_GINT64_MODIFIER "x", f->ip));
         /* The interrupt-context class: beside the roles, never in them. */
-        if (h->steady_ts && !(h->ctx_mask & (1u << HAPVM_CTX_TASK)))
+        if (h->steady_ts && !(h->ctx_mask & (1u << HAPVM_CTX_TASK)) && (h->ctx_mask & IRQ_CTX))
             tally_add(by_role, "interrupt-context", f);
+        /* What shared services (Xen's xenstored, ...) ran in task context:
+         * their own row, never HAP-F by itself. */
+        if (h->steady_ts && (h->ctx_mask & (1u << HAPVM_CTX_SHARED_TASK)))
+            tally_add(by_role, hapvm_role_name(HAPVM_ROLE_SHARED), f);
         if (!h->task_steady_ts)
             continue;
         hap_f++;
@@ -201,7 +207,7 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         else
             no_lines++;
         for (guint r = 0; r < HAPVM_N_ROLES; r++)
-            if (h->role_mask & (1u << r))
+            if (r != HAPVM_ROLE_SHARED && (h->role_mask & (1u << r)))
                 tally_add(by_role, hapvm_role_name(r), f);
         if (f->have_lines)
             tally_add(by_sub, f->li.subsystem, f);
@@ -604,7 +610,7 @@ hapvm_result_print_summary(JsonObject *r, FILE *out)
     else
         fprintf(out, "loss: none\n");
     print_vm(out, hapvm_json_object(r, "vm"));
-    print_tallies(out, r, "roles", "by role (interrupt-context: not in HAP-F)", 16);
+    print_tallies(out, r, "roles", "by role (interrupt-context, shared: not in HAP-F)", 16);
     print_tallies(out, r, "subsystems", "by subsystem", 12);
     JsonNode *sc = json_object_get_member(r, "syscalls");
     if (sc && JSON_NODE_HOLDS_ARRAY(sc)) {

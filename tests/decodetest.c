@@ -292,6 +292,86 @@ test_roles_and_forks(void)
     fixture_clear(&fx);
 }
 
+/* Functions by context bit of one decode of the sysloop-fork fixture:
+ * parent and child with the given roles (-1: unknown, skipped). */
+static GHashTable *
+ctx_set(Fixture *fx, int parent, int parent_role, int child, int child_role, HapvmContext ctx)
+{
+    g_autoptr(HapvmDecoder) dec = hapvm_decoder_new(fx->tep, NULL);
+    GHashTable *set = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    guint n;
+
+    hapvm_decoder_set_known_only(dec, TRUE);
+    if (parent_role >= 0)
+        hapvm_decoder_set_role(dec, parent, parent_role);
+    if (child_role >= 0)
+        hapvm_decoder_set_role(dec, child, child_role);
+    for (int c = 0; c < 2; c++) {
+        gsize len;
+        const guint8 *d = g_bytes_get_data(fx->cpu[c], &len);
+        for (gsize off = 0; off < len; off += PAGE)
+            hapvm_decoder_feed_page(dec, d + off, PAGE, c);
+    }
+    g_autofree HapvmFuncHit *arr = hapvm_func_set_to_array(hapvm_decoder_get_functions(dec), &n);
+    for (guint i = 0; i < n; i++) {
+        /* Only non-shared task context makes the task times. */
+        g_assert_true(!arr[i].task_first_ts == !(arr[i].ctx_mask & (1u << HAPVM_CTX_TASK)));
+        if (arr[i].ctx_mask & (1u << ctx))
+            g_hash_table_add(set, g_memdup2(&arr[i].ip, sizeof(guint64)));
+    }
+    return set;
+}
+
+static gboolean
+same_set(GHashTable *a, GHashTable *b)
+{
+    GHashTableIter it;
+    gpointer k;
+
+    if (g_hash_table_size(a) != g_hash_table_size(b))
+        return FALSE;
+    g_hash_table_iter_init(&it, a);
+    while (g_hash_table_iter_next(&it, &k, NULL))
+        if (!g_hash_table_contains(b, k))
+            return FALSE;
+    return TRUE;
+}
+
+/* A task with the role shared (Xen's xenstored, ...) has its task context
+ * counted as shared-task, never as task: decoded together with another
+ * task, the task set is exactly the other's alone and the shared-task set
+ * exactly the shared one's task set when it is decoded alone with an
+ * ordinary role. */
+static void
+test_shared_role(void)
+{
+    g_autofree char *dir = g_test_build_filename(G_TEST_DIST, "data", "trace", "sysloop-fork", NULL);
+    g_autofree char *stdout_path = g_build_filename(dir, "stdout", NULL);
+    g_autofree char *out = NULL;
+    int parent = 0, child = 0;
+    Fixture fx;
+    const int S = HAPVM_DECODE_SHARED_ROLE;
+
+    g_assert_true(g_file_get_contents(stdout_path, &out, NULL, NULL));
+    g_assert_cmpint(sscanf(strstr(out, "pid "), "pid %d", &parent), ==, 1);
+    g_assert_cmpint(sscanf(strstr(out, "child "), "child %d", &child), ==, 1);
+    fixture_load(&fx);
+    g_autoptr(GHashTable) both_task = ctx_set(&fx, parent, S, child, 5, HAPVM_CTX_TASK);
+    g_autoptr(GHashTable) both_shared = ctx_set(&fx, parent, S, child, 5, HAPVM_CTX_SHARED_TASK);
+    g_autoptr(GHashTable) child_task = ctx_set(&fx, parent, -1, child, 5, HAPVM_CTX_TASK);
+    g_autoptr(GHashTable) parent_task = ctx_set(&fx, parent, 3, child, -1, HAPVM_CTX_TASK);
+    g_autoptr(GHashTable) parent_shared_task = ctx_set(&fx, parent, S, child, -1, HAPVM_CTX_TASK);
+    g_test_message("task: both %u, child alone %u; shared-task: both %u, parent alone (role 3) %u",
+                   g_hash_table_size(both_task), g_hash_table_size(child_task), g_hash_table_size(both_shared),
+                   g_hash_table_size(parent_task));
+    g_assert_cmpuint(g_hash_table_size(parent_task), >, 100);
+    g_assert_cmpuint(g_hash_table_size(child_task), >, 10);
+    g_assert_true(same_set(both_task, child_task));
+    g_assert_true(same_set(both_shared, parent_task));
+    g_assert_cmpuint(g_hash_table_size(parent_shared_task), ==, 0);
+    fixture_clear(&fx);
+}
+
 static void
 test_hostile_pages(void)
 {
@@ -356,6 +436,7 @@ main(int argc, char **argv)
     g_test_add_func("/decode/against-kbuffer", test_against_kbuffer);
     g_test_add_func("/decode/against-kernel-text", test_against_kernel_text);
     g_test_add_func("/decode/roles-and-forks", test_roles_and_forks);
+    g_test_add_func("/decode/shared-role", test_shared_role);
     g_test_add_func("/decode/hostile-pages", test_hostile_pages);
     g_test_add_func("/decode/missed-events", test_missed_events);
     return g_test_run();
