@@ -283,11 +283,15 @@ lab_prepare_xen() {
         lab_die "Xen $ver tools need libraries this machine lacks: $missing(install libxen-dev, libxenmisc$LAB_XEN_VER: build-aux/install-deps)"
 
     h=$(lab_hash "$LAB_SRC/xen-domu-init" "$LAB_SRC/lab.sh" "$LAB_KVER" /bin/busybox)
-    LAB_XEN_DOMU_INITRD=$LAB_CACHE/xd-$LAB_KVER-$h.cpio.gz
+    # Kept uncompressed: xen-domu appends the workload's cpio, and libxc
+    # cannot gunzip concatenated gzip members.
+    LAB_XEN_DOMU_INITRD=$LAB_CACHE/xd-$LAB_KVER-$h.cpio
     if [ ! -f "$LAB_XEN_DOMU_INITRD" ]; then
         lab_log "building the Xen domU initramfs"
-        rm -f "$LAB_CACHE"/xd-*.cpio.gz
+        rm -f "$LAB_CACHE"/xd-*.cpio "$LAB_CACHE"/xd-*.cpio.gz
         # shellcheck disable=SC2086
-        lab_mkinitrd "$LAB_KERN" "$LAB_KVER" "$LAB_SRC/xen-domu-init" "$LAB_XEN_DOMU_INITRD" $LAB_XEN_DOMU_MODULES
+        lab_mkinitrd "$LAB_KERN" "$LAB_KVER" "$LAB_SRC/xen-domu-init" "$LAB_XEN_DOMU_INITRD.gz" $LAB_XEN_DOMU_MODULES
+        gunzip -c "$LAB_XEN_DOMU_INITRD.gz" > "$LAB_XEN_DOMU_INITRD.tmp" && mv "$LAB_XEN_DOMU_INITRD.tmp" "$LAB_XEN_DOMU_INITRD"
+        rm -f "$LAB_XEN_DOMU_INITRD.gz"
     fi
 }
