@@ -244,8 +244,9 @@ lab_debuginfo() {
 # Sets LAB_XEN_DIR (cache dir of this Xen version), LAB_XEN_IMG (the
 # uncompressed hypervisor: QEMU's multiboot loader rejects xen.gz),
 # LAB_XEN_ROOT (the tools' package tree, copied into dom0 by xen-dom0),
-# LAB_XEN_DOMU_INITRD.
+# LAB_XEN_DOMU_INITRD, LAB_XEN_DOMU_KERNEL (the lab kernel's ELF vmlinux).
 lab_prepare_xen() {
+    lab_need xz gunzip ldd
     local pkgs="xen-hypervisor-$LAB_XEN_VER-amd64 xen-utils-$LAB_XEN_VER xen-utils-common xenstore-utils"
     local p deb debs=() ver h tmp missing
     for p in $pkgs; do
@@ -281,6 +282,21 @@ lab_prepare_xen() {
               awk '/not found/ { print $1 }' | sort -u | tr '\n' ' ')
     [ -z "$missing" ] ||
         lab_die "Xen $ver tools need libraries this machine lacks: $missing(install libxen-dev, libxenmisc$LAB_XEN_VER: build-aux/install-deps)"
+
+    # domUs boot the lab kernel's ELF image, taken out of its bzImage here:
+    # libxc would XZ-decompress the bzImage in dom0 at every xl create, and
+    # under TCG that failed now and then ("unable to XZ decompress kernel:
+    # Invalid kernel"), the same file succeeding a minute later.
+    LAB_XEN_DOMU_KERNEL=$LAB_XEN_DIR/vmlinux-$LAB_KVER
+    if [ ! -f "$LAB_XEN_DOMU_KERNEL" ]; then
+        local off
+        off=$(LC_ALL=C grep -abo $'\xfd7zXZ\x00' "$LAB_VMLINUZ" | head -n1 | cut -d: -f1)
+        [ -n "$off" ] || lab_die "no XZ payload in $LAB_VMLINUZ (cannot make the domU's vmlinux)"
+        tail -c +$((off + 1)) "$LAB_VMLINUZ" | xz -dc --single-stream > "$LAB_XEN_DOMU_KERNEL.tmp" 2>/dev/null
+        [ "$(head -c 4 "$LAB_XEN_DOMU_KERNEL.tmp" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] ||
+            { rm -f "$LAB_XEN_DOMU_KERNEL.tmp"; lab_die "the XZ payload of $LAB_VMLINUZ is not an ELF image"; }
+        mv "$LAB_XEN_DOMU_KERNEL.tmp" "$LAB_XEN_DOMU_KERNEL"
+    fi
 
     h=$(lab_hash "$LAB_SRC/xen-domu-init" "$LAB_SRC/lab.sh" "$LAB_KVER" /bin/busybox)
     # Kept uncompressed: xen-domu appends the workload's cpio, and libxc
