@@ -3,16 +3,17 @@
 #
 # Two PV domUs (hapvm-xa, hapvm-xb), each with a blkback disk and a netback
 # vif, run tests/lab/workloads/blknet (O_DIRECT disk I/O + UDP to an echo
-# server in dom0) for $HAPVM_XEN_SMOKE_S seconds (default 20).  While they
-# run, records into OUTDIR (a writable share): xl list, ps, the backend
-# kthreads' /proc comm, xenstore's backend tree and the domains' names,
-# threaded NAPI's kthreads on one vif, a 5 s xentrace (x.bin, parsed on the
-# build machine).  Then checks the function tracer in a private tracefs
+# server in dom0) for $HAPVM_XEN_SMOKE_S seconds (default 30), both starting
+# when dom0 starts the echo server, once both guests are up.  While they
+# run, records into OUTDIR (a writable share): a 5 s xentrace (x.bin, parsed
+# on the build machine), xl list, ps, the backend kthreads' /proc comm,
+# xenstore's backend tree and the domains' names, threaded NAPI's kthreads
+# on one vif.  Then checks the function tracer in a private tracefs
 # instance.  Exits non-zero when a step fails (the summary says which).
 set -u
 out=${1:?usage: xen-smoke-inside.sh OUTDIR}
 mkdir -p "$out" || exit 1
-secs=${HAPVM_XEN_SMOKE_S:-20}
+secs=${HAPVM_XEN_SMOKE_S:-30}
 domu=${HAPVM_LAB_XEN_DOMU:-$(dirname "$0")/xen-domu}
 bin=${HAPVM_LAB_BIN:?run this inside the lab}
 fails=()
@@ -27,9 +28,6 @@ note "start at dom0 uptime $(up)"
 s0=$EPOCHREALTIME
 for _ in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done
 note "dom0: 10 spawns of /bin/true took $(awk -v a="$s0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }') s"
-
-"$bin/blknet" echo 7777 $((secs + 200)) > "$out/echo.txt" 2>&1 &
-echo_pid=$!
 
 t0=$EPOCHREALTIME
 for d in hapvm-xa hapvm-xb; do
@@ -49,8 +47,20 @@ for d in hapvm-xa hapvm-xb; do
 done
 ida=$(xl domid hapvm-xa 2>/dev/null) idb=$(xl domid hapvm-xb 2>/dev/null)
 note "domids: hapvm-xa=$ida hapvm-xb=$idb; both alive $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s after the first xl create"
-# Let the frontends connect and the load start.
-sleep 3
+[ ${#fails[@]} = 0 ] || { note "${#fails[@]} failure(s)"; for d in hapvm-xa hapvm-xb; do "$domu" destroy "$d"; done; exit 1; }
+# The guests' workloads wait for this server: their load starts now, together.
+"$bin/blknet" echo 7777 $((secs + 200)) > "$out/echo.txt" 2>&1 &
+echo_pid=$!
+tgo=$EPOCHREALTIME
+sleep 2
+
+# 5 s of xentrace, classes SCHED 0x2f000 | HVM 0x8f000 | MEM 0x10f000 | PV 0x20f000.
+if xentrace -D -e 0x003af000 -S 256 -T 5 /tmp/x.bin > "$out/xentrace.txt" 2>&1; then
+    cp /tmp/x.bin "$out/x.bin" || bad "cannot copy x.bin"
+    note "xentrace: $(stat -c %s /tmp/x.bin) bytes, done $(awk -v a="$tgo" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s after the load started"
+else
+    bad "xentrace exit $? ($(tail -n 2 "$out/xentrace.txt" | tr '\n' ' '))"
+fi
 
 {
     echo "== xl list"; xl list
@@ -94,16 +104,7 @@ if [ -n "$ida" ] && echo 1 > "/sys/class/net/vif$ida.0/threaded"; then
 else
     bad "cannot enable threaded NAPI on vif$ida.0"
 fi
-
-# 5 s of xentrace, classes SCHED 0x2f000 | HVM 0x8f000 | MEM 0x10f000 | PV 0x20f000.
-tx0=$EPOCHREALTIME
-if xentrace -D -e 0x003af000 -S 256 -T 5 /tmp/x.bin > "$out/xentrace.txt" 2>&1; then
-    cp /tmp/x.bin "$out/x.bin" || bad "cannot copy x.bin"
-    note "xentrace: $(stat -c %s /tmp/x.bin) bytes in $(awk -v a="$tx0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
-else
-    bad "xentrace exit $? ($(tail -n 2 "$out/xentrace.txt" | tr '\n' ' '))"
-fi
-xl list > "$out/xl-list-after-trace.txt" 2>&1
+note "snapshots done $(awk -v a="$tgo" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s after the load started (load: $secs s)"
 
 for d in hapvm-xa hapvm-xb; do
     "$domu" wait "$d" > "$out/$d.console.txt" 2>&1

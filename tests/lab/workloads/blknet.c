@@ -2,7 +2,9 @@
  * disk is served by blkback, its vif by netback).
  *
  *   blknet run SECONDS DEV|- HOST|- PORT
- *       for SECONDS: one process writes and reads back 64 KiB blocks of the
+ *       with HOST: first waits (up to 600 s) for the echo server at
+ *       HOST:PORT to answer, so that several guests start their load together
+ *       when dom0 starts the server.  Then for SECONDS: one process writes and reads back 64 KiB blocks of the
  *       block device DEV with O_DIRECT (every request reaches the backend,
  *       none is served from the guest's page cache) and checks what it read;
  *       another sends 1 KiB UDP datagrams to HOST:PORT and counts the
@@ -109,6 +111,29 @@ static int net_loop(const char *host, int port, double secs)
     return got ? 0 : 3;
 }
 
+/* Probe HOST:PORT every 0.2 s until the echo server answers. */
+static int wait_for_echo(const char *host, int port)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
+    if (s < 0 || inet_pton(AF_INET, host, &to.sin_addr) != 1)
+        return -1;
+    double t0 = now();
+    char b[16] = "probe";
+    while (now() - t0 < 600) {
+        sendto(s, b, 5, 0, (struct sockaddr *)&to, sizeof to);
+        struct pollfd p = { .fd = s, .events = POLLIN };
+        if (poll(&p, 1, 200) > 0 && recv(s, b, sizeof b, MSG_DONTWAIT) > 0) {
+            printf("blknet: echo server %s:%d answered after %.1f s\n", host, port, now() - t0);
+            close(s);
+            return 0;
+        }
+    }
+    fprintf(stderr, "blknet: no echo server at %s:%d after 600 s\n", host, port);
+    close(s);
+    return -1;
+}
+
 static int echo_server(int port, double secs)
 {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
@@ -147,6 +172,8 @@ int main(int argc, char **argv)
         int port = atoi(argv[5]);
         pid_t child = -1;
         int rc = 0, st;
+        if (strcmp(host, "-") != 0 && wait_for_echo(host, port) != 0)
+            return 3;
         if (strcmp(dev, "-") != 0) {
             child = fork();
             if (child == 0)
