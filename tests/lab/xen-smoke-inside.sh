@@ -67,14 +67,18 @@ fi
     echo "== ps -eo pid,ppid,stat,comm"; ps -eo pid,ppid,stat,comm
 } > "$out/ps.txt" 2>&1
 # The backends' kthreads: blkback <domid>.<dev>-<ring>, netback vif<domid>.<h>-q<k>-*.
-: > "$out/comm.txt"
-for p in /proc/[0-9]*; do
-    c=$(cat "$p/comm" 2>/dev/null) || continue
-    case "$c" in
-        [0-9]*.xvd*|vif*|napi/*|xenbus*|xenwatch|xenstored|xenconsoled)
-            echo "${p#/proc/} ppid=$(awk '{ print $4 }' "$p/stat") comm=$c" >> "$out/comm.txt" ;;
-    esac
-done
+# Shell builtins only: a process spawn costs about 0.4 s in this dom0.
+scan() {
+    local re=$1 p c st rest
+    for p in /proc/[0-9]*; do
+        read -r c < "$p/comm" 2>/dev/null || continue
+        [[ "$c" =~ $re ]] || continue
+        read -r st < "$p/stat" 2>/dev/null || continue
+        rest=${st##*) }; set -- $rest
+        echo "${p#/proc/} ppid=$2 comm=$c"
+    done
+}
+scan '^([0-9]+\.xvd|vif|napi/|xenbus|xenwatch$|xenstored$|xenconsoled$)' > "$out/comm.txt"
 cat "$out/comm.txt"
 for id in $ida $idb; do
     grep -q "comm=$id\.xvda-" "$out/comm.txt" || bad "no blkback kthread $id.xvda-<ring>"
@@ -95,10 +99,7 @@ done
 # Threaded NAPI on the first domain's vif.
 if [ -n "$ida" ] && echo 1 > "/sys/class/net/vif$ida.0/threaded"; then
     sleep 1
-    for p in /proc/[0-9]*; do
-        c=$(cat "$p/comm" 2>/dev/null) || continue
-        [[ "$c" == napi/* ]] && echo "${p#/proc/} comm=$c"
-    done > "$out/napi.txt"
+    scan '^napi/' > "$out/napi.txt"
     cat "$out/napi.txt"
     grep -q "comm=napi/vif$ida\.0-" "$out/napi.txt" || bad "no napi/vif$ida.0-* kthread after threaded=1"
 else
