@@ -3,17 +3,18 @@
 #
 # Two PV domUs (hapvm-xa, hapvm-xb), each with a blkback disk and a netback
 # vif, run tests/lab/workloads/blknet (O_DIRECT disk I/O + UDP to an echo
-# server in dom0) for $HAPVM_XEN_SMOKE_S seconds (default 30), both starting
-# when dom0 starts the echo server, once both guests are up.  While they
-# run, records into OUTDIR (a writable share): a 5 s xentrace (x.bin, parsed
-# on the build machine), xl list, ps, the backend kthreads' /proc comm,
-# xenstore's backend tree and the domains' names, threaded NAPI's kthreads
-# on one vif.  Then checks the function tracer in a private tracefs
+# server in dom0), both starting when dom0 starts the echo server, once both
+# guests are up and their backends connected, and stopping when dom0 stops
+# it (after its checks; at most $HAPVM_XEN_SMOKE_S s, default 300).  While
+# they run, records into OUTDIR (a writable share): xl list, ps, the backend
+# kthreads' /proc comm, xenstore's backend tree and the domains' names,
+# threaded NAPI's kthreads on one vif, a 5 s xentrace (x.bin, parsed on the
+# build machine).  Then checks the function tracer in a private tracefs
 # instance.  Exits non-zero when a step fails (the summary says which).
 set -u
 out=${1:?usage: xen-smoke-inside.sh OUTDIR}
 mkdir -p "$out" || exit 1
-secs=${HAPVM_XEN_SMOKE_S:-30}
+secs=${HAPVM_XEN_SMOKE_S:-300}
 domu=${HAPVM_LAB_XEN_DOMU:-$(dirname "$0")/xen-domu}
 bin=${HAPVM_LAB_BIN:?run this inside the lab}
 fails=()
@@ -31,7 +32,7 @@ note "dom0: 10 spawns of /bin/true took $(awk -v a="$s0" -v b="$EPOCHREALTIME" '
 
 t0=$EPOCHREALTIME
 for d in hapvm-xa hapvm-xb; do
-    "$domu" start "$d" --mem 200 --disk 64 --net --timeout 300 -- \
+    "$domu" start "$d" --mem 200 --disk 64 --net --timeout 600 -- \
         "$bin/blknet" run "$secs" /dev/xvda 10.0.3.1 7777 >> "$out/domu-start.txt" 2>&1 ||
         bad "xen-domu start $d (exit $?)"
 done
@@ -52,15 +53,8 @@ note "domids: hapvm-xa=$ida hapvm-xb=$idb; both alive $(awk -v a="$t0" -v b="$EP
 "$bin/blknet" echo 7777 $((secs + 200)) > "$out/echo.txt" 2>&1 &
 echo_pid=$!
 tgo=$EPOCHREALTIME
-sleep 2
+sleep 3
 
-# 5 s of xentrace, classes SCHED 0x2f000 | HVM 0x8f000 | MEM 0x10f000 | PV 0x20f000.
-if xentrace -D -e 0x003af000 -S 256 -T 5 /tmp/x.bin > "$out/xentrace.txt" 2>&1; then
-    cp /tmp/x.bin "$out/x.bin" || bad "cannot copy x.bin"
-    note "xentrace: $(stat -c %s /tmp/x.bin) bytes, done $(awk -v a="$tgo" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s after the load started"
-else
-    bad "xentrace exit $? ($(tail -n 2 "$out/xentrace.txt" | tr '\n' ' '))"
-fi
 
 {
     echo "== xl list"; xl list
@@ -105,8 +99,17 @@ if [ -n "$ida" ] && echo 1 > "/sys/class/net/vif$ida.0/threaded"; then
 else
     bad "cannot enable threaded NAPI on vif$ida.0"
 fi
-note "snapshots done $(awk -v a="$tgo" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s after the load started (load: $secs s)"
+# 5 s of xentrace, classes SCHED 0x2f000 | HVM 0x8f000 | MEM 0x10f000 | PV 0x20f000.
+if xentrace -D -e 0x003af000 -S 256 -T 5 /tmp/x.bin > "$out/xentrace.txt" 2>&1; then
+    cp /tmp/x.bin "$out/x.bin" || bad "cannot copy x.bin"
+    note "xentrace: $(stat -c %s /tmp/x.bin) bytes, done $(awk -v a="$tgo" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s after the load started"
+else
+    bad "xentrace exit $? ($(tail -n 2 "$out/xentrace.txt" | tr '\n' ' '))"
+fi
+note "snapshots done $(awk -v a="$tgo" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s after the load started; stopping it"
 
+# Ends the load: the guests' blknet stops when its echoes stop.
+kill "$echo_pid" 2>/dev/null; wait "$echo_pid" 2>/dev/null
 for d in hapvm-xa hapvm-xb; do
     "$domu" wait "$d" > "$out/$d.console.txt" 2>&1
     rc=$?
@@ -114,7 +117,6 @@ for d in hapvm-xa hapvm-xb; do
     [ "$rc" = 0 ] || bad "$d workload exit $rc"
 done
 note "both domains done $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s after the first xl create"
-kill "$echo_pid" 2>/dev/null; wait "$echo_pid" 2>/dev/null
 cat "$out/echo.txt"
 
 # The function tracer in dom0, in a private instance.

@@ -4,14 +4,18 @@
  *   blknet run SECONDS DEV|- HOST|- PORT
  *       with HOST: first waits (up to 600 s) for the echo server at
  *       HOST:PORT to answer, so that several guests start their load together
- *       when dom0 starts the server.  Then for SECONDS: one process writes and reads back 64 KiB blocks of the
+ *       when dom0 starts the server; and stops early when the server has
+ *       gone quiet for 5 s (dom0 ends the load by stopping it: under a busy
+ *       TCG host, how long dom0's checks take is not known in advance).
+ *       Then for SECONDS at most: one process writes and reads back 64 KiB blocks of the
  *       block device DEV with O_DIRECT (every request reaches the backend,
  *       none is served from the guest's page cache) and checks what it read;
  *       another sends 1 KiB UDP datagrams to HOST:PORT and counts the
  *       replies of an echo server there ("-" skips either part).  Exits 1
  *       on an I/O error or a mismatch, 3 when no echo came back, else 0.
  *   blknet echo PORT SECONDS
- *       UDP echo server on PORT for SECONDS (run it in dom0 for the above).
+ *       UDP echo server on PORT for SECONDS or until SIGTERM (run it in
+ *       dom0 for the above).
  *
  * Static, so it runs unchanged in the lab host and in a guest's busybox.
  */
@@ -22,6 +26,7 @@
 #include <linux/fs.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +45,12 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static volatile sig_atomic_t stop;
+static void on_usr1(int sig) { (void)sig; stop = 1; }
+
 static int disk_loop(const char *dev, double secs)
 {
+    double t0 = now();
     int fd = open(dev, O_RDWR | O_DIRECT | O_SYNC);
     if (fd < 0) {
         fprintf(stderr, "blknet: open %s: %s\n", dev, strerror(errno));
@@ -57,7 +66,7 @@ static int disk_loop(const char *dev, double secs)
         return 1;
     unsigned long long nblk = size / BLK, n = 0;
     double end = now() + secs;
-    while (now() < end) {
+    while (!stop && now() < end) {
         off_t off = (off_t)(n % nblk) * BLK;
         memset(w, (int)(n & 0xff), BLK);
         memcpy(w, &n, sizeof n);
@@ -71,8 +80,8 @@ static int disk_loop(const char *dev, double secs)
         }
         n++;
     }
-    printf("blknet: disk %s: %llu writes + %llu reads of 64 KiB (%.1f MiB each way) in %.0f s\n",
-           dev, n, n, n * (BLK / 1048576.0), secs);
+    printf("blknet: disk %s: %llu writes + %llu reads of 64 KiB (%.1f MiB each way) in %.1f s\n",
+           dev, n, n, n * (BLK / 1048576.0), now() - t0);
     return 0;
 }
 
@@ -87,8 +96,10 @@ static int net_loop(const char *host, int port, double secs)
     char buf[1024];
     memset(buf, 'x', sizeof buf);
     unsigned long sent = 0, got = 0, errs = 0;
-    double end = now() + secs;
+    double t0 = now(), end = t0 + secs, last = t0;
     while (now() < end) {
+        if (got && now() - last > 5)
+            break; /* the echo server stopped: dom0 ended the load */
         /* A burst, then the echoes: steady traffic both ways through the vif. */
         for (int i = 0; i < 8; i++) {
             if (sendto(s, buf, sizeof buf, 0, (struct sockaddr *)&to, sizeof to) == sizeof buf)
@@ -98,14 +109,16 @@ static int net_loop(const char *host, int port, double secs)
         }
         struct pollfd p = { .fd = s, .events = POLLIN };
         while (poll(&p, 1, 5) > 0) {
-            if (recv(s, buf, sizeof buf, MSG_DONTWAIT) > 0)
+            if (recv(s, buf, sizeof buf, MSG_DONTWAIT) > 0) {
                 got++;
+                last = now();
+            }
             else
                 break;
         }
     }
-    printf("blknet: net %s:%d: %lu datagrams sent, %lu echoes received, %lu send errors in %.0f s\n",
-           host, port, sent, got, errs, secs);
+    printf("blknet: net %s:%d: %lu datagrams sent, %lu echoes received, %lu send errors in %.1f s\n",
+           host, port, sent, got, errs, now() - t0);
     if (sent == 0)
         return 1;
     return got ? 0 : 3;
@@ -146,7 +159,8 @@ static int echo_server(int port, double secs)
     char buf[2048];
     unsigned long n = 0;
     double end = now() + secs;
-    for (;;) {
+    signal(SIGTERM, on_usr1); /* stopped by dom0: still print the count */
+    while (!stop) {
         double left = end - now();
         if (left <= 0)
             break;
@@ -174,6 +188,7 @@ int main(int argc, char **argv)
         int rc = 0, st;
         if (strcmp(host, "-") != 0 && wait_for_echo(host, port) != 0)
             return 3;
+        signal(SIGUSR1, on_usr1); /* before the fork: the child inherits it */
         if (strcmp(dev, "-") != 0) {
             child = fork();
             if (child == 0)
@@ -181,6 +196,8 @@ int main(int argc, char **argv)
         }
         if (strcmp(host, "-") != 0)
             rc = net_loop(host, port, secs);
+        if (child > 0 && strcmp(host, "-") != 0)
+            kill(child, SIGUSR1);
         if (child > 0 && waitpid(child, &st, 0) == child) {
             int drc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
             if (drc != 0)
