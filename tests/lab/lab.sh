@@ -7,13 +7,20 @@ LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_TOP=$(cd "$LAB_SRC/../.." && pwd)
 LAB_CACHE=${HAPVM_LAB_CACHE:-/var/cache/hapvm-lab}
 
+# Loaded only when the lab host is a Xen dom0 (tests/lab/run --xen).
+LAB_XEN_DOM0_MODULES="xenfs xen_evtchn xen_gntdev xen_privcmd xen_gntalloc xen_blkback xen_netback"
 # Modules the L1 initramfs carries (closure added by modprobe --show-depends).
 # The 9p/overlay set is needed to reach the host root; the rest is what the
 # tests and front ends use inside the lab.
 LAB_L1_MODULES="virtio_pci virtio_blk virtio_net virtio_console 9p 9pnet_virtio overlay
- kvm kvm_amd kvm_intel tun vhost vhost_net bridge veth ext4 loop"
+ kvm kvm_amd kvm_intel tun vhost vhost_net bridge veth ext4 loop
+ $LAB_XEN_DOM0_MODULES"
 # The L2 guest only needs its virtio devices.
 LAB_L2_MODULES="virtio_pci virtio_net virtio_blk"
+# A PV domU of the Xen lab: its split-driver frontends.
+LAB_XEN_DOMU_MODULES="xen_blkfront xen_netfront"
+# Xen packages (tests/lab/run --xen); the tools must match the hypervisor.
+LAB_XEN_VER=${HAPVM_LAB_XEN_VER:-4.17}
 
 lab_log() { printf 'hapvm-lab: %s\n' "$*" >&2; }
 lab_die() { printf 'hapvm-lab: error: %s\n' "$*" >&2; exit 125; }
@@ -230,4 +237,77 @@ lab_debuginfo() {
     [ -n "${HAPVM_LAB_DBG_ALL:-}" ] && touch "$dir/.all"
     lab_log "debuginfo ready: $dir ($(du -sm "$dir" | cut -f1) MB, $(find "$dir" -name '*.ko' | wc -l) modules," \
         "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s)"
+}
+
+# The Xen lab (tests/lab/run --xen): Debian's Xen hypervisor and its tools,
+# downloaded and extracted once; the domU initramfs.  Call after lab_prepare.
+# Sets LAB_XEN_DIR (cache dir of this Xen version), LAB_XEN_IMG (the
+# uncompressed hypervisor: QEMU's multiboot loader rejects xen.gz),
+# LAB_XEN_ROOT (the tools' package tree, copied into dom0 by xen-dom0),
+# LAB_XEN_DOMU_INITRD, LAB_XEN_DOMU_KERNEL (the lab kernel's ELF vmlinux).
+lab_prepare_xen() {
+    lab_need xz gunzip ldd
+    local pkgs="xen-hypervisor-$LAB_XEN_VER-amd64 xen-utils-$LAB_XEN_VER xen-utils-common xenstore-utils"
+    local p deb debs=() ver h tmp missing
+    for p in $pkgs; do
+        deb=$(lab_download "$p") || exit 125
+        debs+=("$deb")
+    done
+    # One version for all four (the tools talk to this hypervisor's ABI).
+    ver=$(dpkg-deb -f "${debs[0]}" Version)
+    for deb in "${debs[@]}"; do
+        [ "$(dpkg-deb -f "$deb" Version)" = "$ver" ] ||
+            lab_die "$deb is not version $ver like ${debs[0]}: remove the stale .deb from $LAB_CACHE/debs"
+    done
+    LAB_XEN_DIR=$LAB_CACHE/xen-$ver
+    LAB_XEN_IMG=$LAB_XEN_DIR/xen
+    LAB_XEN_ROOT=$LAB_XEN_DIR/root
+    if [ ! -f "$LAB_XEN_DIR/.done" ]; then
+        lab_log "extracting Xen $ver into $LAB_XEN_DIR"
+        rm -rf "$LAB_XEN_DIR"
+        tmp=$LAB_XEN_DIR.tmp.$$
+        rm -rf "$tmp"
+        mkdir -p "$tmp/root"
+        for deb in "${debs[@]}"; do dpkg-deb -x "$deb" "$tmp/root" || lab_die "cannot extract $deb"; done
+        gunzip -c "$tmp/root/boot/xen-$LAB_XEN_VER-amd64.gz" > "$tmp/xen" ||
+            lab_die "cannot gunzip boot/xen-$LAB_XEN_VER-amd64.gz from ${debs[0]}"
+        rm -rf "$tmp/root/boot" "$tmp/root/usr/share/doc" "$tmp/root/usr/share/man" "$tmp/root/etc/init.d"
+        mv "$tmp" "$LAB_XEN_DIR"
+        touch "$LAB_XEN_DIR/.done"
+    fi
+    # The tools link against libxen* of the same series, taken from this
+    # machine's root (libxen-dev pulls them in).
+    missing=$(LC_ALL=C ldd "$LAB_XEN_ROOT/usr/lib/xen-$LAB_XEN_VER/bin/xl" \
+                          "$LAB_XEN_ROOT/usr/lib/xen-$LAB_XEN_VER/bin/xenstored" 2>&1 |
+              awk '/not found/ { print $1 }' | sort -u | tr '\n' ' ')
+    [ -z "$missing" ] ||
+        lab_die "Xen $ver tools need libraries this machine lacks: $missing(install libxen-dev, libxenmisc$LAB_XEN_VER: build-aux/install-deps)"
+
+    # domUs boot the lab kernel's ELF image, taken out of its bzImage here:
+    # libxc would XZ-decompress the bzImage in dom0 at every xl create, and
+    # under TCG that failed now and then ("unable to XZ decompress kernel:
+    # Invalid kernel"), the same file succeeding a minute later.
+    LAB_XEN_DOMU_KERNEL=$LAB_XEN_DIR/vmlinux-$LAB_KVER
+    if [ ! -f "$LAB_XEN_DOMU_KERNEL" ]; then
+        local off
+        off=$(LC_ALL=C grep -abo $'\xfd7zXZ\x00' "$LAB_VMLINUZ" | head -n1 | cut -d: -f1)
+        [ -n "$off" ] || lab_die "no XZ payload in $LAB_VMLINUZ (cannot make the domU's vmlinux)"
+        tail -c +$((off + 1)) "$LAB_VMLINUZ" | xz -dc --single-stream > "$LAB_XEN_DOMU_KERNEL.tmp" 2>/dev/null
+        [ "$(head -c 4 "$LAB_XEN_DOMU_KERNEL.tmp" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] ||
+            { rm -f "$LAB_XEN_DOMU_KERNEL.tmp"; lab_die "the XZ payload of $LAB_VMLINUZ is not an ELF image"; }
+        mv "$LAB_XEN_DOMU_KERNEL.tmp" "$LAB_XEN_DOMU_KERNEL"
+    fi
+
+    h=$(lab_hash "$LAB_SRC/xen-domu-init" "$LAB_SRC/lab.sh" "$LAB_KVER" /bin/busybox)
+    # Kept uncompressed: xen-domu appends the workload's cpio, and libxc
+    # cannot gunzip concatenated gzip members.
+    LAB_XEN_DOMU_INITRD=$LAB_CACHE/xd-$LAB_KVER-$h.cpio
+    if [ ! -f "$LAB_XEN_DOMU_INITRD" ]; then
+        lab_log "building the Xen domU initramfs"
+        rm -f "$LAB_CACHE"/xd-*.cpio "$LAB_CACHE"/xd-*.cpio.gz
+        # shellcheck disable=SC2086
+        lab_mkinitrd "$LAB_KERN" "$LAB_KVER" "$LAB_SRC/xen-domu-init" "$LAB_XEN_DOMU_INITRD.gz" $LAB_XEN_DOMU_MODULES
+        gunzip -c "$LAB_XEN_DOMU_INITRD.gz" > "$LAB_XEN_DOMU_INITRD.tmp" && mv "$LAB_XEN_DOMU_INITRD.tmp" "$LAB_XEN_DOMU_INITRD"
+        rm -f "$LAB_XEN_DOMU_INITRD.gz"
+    fi
 }
