@@ -193,7 +193,11 @@ lab_debuginfo() {
     local lk
     exec {lk}>"$LAB_CACHE/.debuginfo.lock"
     flock "$lk"
-    if [ -f "$dir/.done" ] && { [ -z "${HAPVM_LAB_DBG_ALL:-}" ] || [ -f "$dir/.all" ]; }; then
+    # The module list is part of the key: a module added to the lab (Xen's
+    # backends) makes the next call extract again.
+    local key
+    key=$(lab_hash "$LAB_L1_MODULES $LAB_L2_MODULES")
+    if [ "$(cat "$dir/.done" 2>/dev/null)" = "$key" ] && { [ -z "${HAPVM_LAB_DBG_ALL:-}" ] || [ -f "$dir/.all" ]; }; then
         return 0
     fi
     t0=$EPOCHREALTIME
@@ -233,7 +237,7 @@ lab_debuginfo() {
     rm -rf "$dir"
     mv "$tmp/usr/lib/debug" "$dir"
     rm -rf "$tmp"
-    touch "$dir/.done"
+    echo "$key" > "$dir/.done"
     [ -n "${HAPVM_LAB_DBG_ALL:-}" ] && touch "$dir/.all"
     lab_log "debuginfo ready: $dir ($(du -sm "$dir" | cut -f1) MB, $(find "$dir" -name '*.ko' | wc -l) modules," \
         "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s)"
