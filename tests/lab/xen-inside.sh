@@ -19,6 +19,20 @@ T=/sys/kernel/tracing
 lines=(--debuginfo "$dbg" --index-cache /var/cache/hapvm-lab/index)
 mkdir -p "$out"
 step() { echo "xen-inside: $* (uptime $(cut -d' ' -f1 /proc/uptime))"; }
+# Programs in this PV dom0 under TCG now and then die at start of a fault
+# no real machine gives (ld.so assertions, SIGSEGV: docs/lab.md).  A run of
+# hapvm killed by a signal (exit >= 126; hapvm's own codes are below 16) is
+# run once more; the retries are counted in NAME.retries.
+hapvm_retry() {  # NAME ARGS...: hapvm measure ARGS > NAME.out 2> NAME.err; NAME.rc
+    local name=$1 rc try; shift
+    for try in 0 1; do
+        "$hapvm" measure "$@" > "$out/$name.out" 2> "$out/$name.err"
+        rc=$?
+        [ $rc -lt 126 ] && break
+        echo "$try: exit $rc: $(tail -c 300 "$out/$name.err")" >> "$out/$name.retries"
+    done
+    echo $rc > "$out/$name.rc"
+}
 
 # The domUs' load outlives everything measured while they run.
 load_s=$((win + 400))
@@ -45,24 +59,19 @@ xenstore-ls -f /local/domain/0/backend > "$out/xenstore.txt" 2>&1
 
 # --- both at once ----------------------------------------------------------
 step "measuring both"
-"$hapvm" measure hapvm-xa --duration "$win" --warmup 10 "${lines[@]}" --xentrace-save "$out/xa.xentrace" \
-    --json "$out/xa.json" > "$out/xa.out" 2> "$out/xa.err" &
+hapvm_retry xa hapvm-xa --duration "$win" --warmup 10 "${lines[@]}" --xentrace-save "$out/xa.xentrace" \
+    --json "$out/xa.json" &
 pa=$!
-# xa's measurement holds Xen's trace buffers first.
-for _ in $(seq 100); do pgrep -x xentrace > /dev/null && break; sleep 0.3; done
-"$hapvm" measure --xen "$idb" --duration "$win" --warmup 10 "${lines[@]}" \
-    --json "$out/xb.json" > "$out/xb.out" 2> "$out/xb.err" &
+# Xen's trace buffers are xa's (one reader at a time: xentargettest checks
+# the lock); xb is measured without hypercall counts.
+hapvm_retry xb --xen "$idb" --duration "$win" --warmup 10 "${lines[@]}" --no-xentrace --json "$out/xb.json" &
 pb=$!
-wait $pa
-echo $? > "$out/xa.rc"
-wait $pb
-echo $? > "$out/xb.rc"
+wait $pa $pb
 step "both measured"
 pgrep -x xentrace > "$out/xentrace-left.txt"
 
 # --- a domain destroyed while measured --------------------------------------
-"$hapvm" measure hapvm-xb --duration 600 --warmup 2 --no-lines --no-xentrace --json "$out/gone.json" \
-    > "$out/gone.out" 2> "$out/gone.err" &
+hapvm_retry gone hapvm-xb --duration 600 --warmup 2 --no-lines --no-xentrace --json "$out/gone.json" &
 pg=$!
 for _ in $(seq 200); do
     grep -qs 1 $T/instances/hapvm-*/tracing_on && break
@@ -72,15 +81,12 @@ sleep 5
 t0=$EPOCHREALTIME
 xl destroy hapvm-xb
 wait $pg
-echo $? > "$out/gone.rc"
 awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f\n", b - a }' > "$out/gone.secs"
 step "destroyed domain: measurement ended"
 
 # --- error paths -------------------------------------------------------------
-"$hapvm" measure no-such-domain --duration 5 > /dev/null 2> "$out/err-nodomain.err"
-echo $? > "$out/err-nodomain.rc"
-"$hapvm" measure 0 --duration 5 > /dev/null 2> "$out/err-dom0.err"
-echo $? > "$out/err-dom0.rc"
+hapvm_retry err-nodomain no-such-domain --duration 5
+hapvm_retry err-dom0 0 --duration 5
 
 "$domu" destroy hapvm-xa
 "$domu" destroy hapvm-xb 2>/dev/null
