@@ -443,7 +443,7 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         t.vm = hapvm_kvm_target_open_domain(uri, domain, NULL, error);
     else if (qemu_pid)
         t.vm = hapvm_kvm_target_open_pid(NULL, (guint32)qemu_pid, error);
-    if ((domain || qemu_pid) && !t.vm)
+    if ((domain || qemu_pid) && !t.vm && !t.xen)
         return -1;
     if (t.vm)
         o.trace.events = hapvm_kvm_entry_events;
