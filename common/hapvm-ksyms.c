@@ -257,7 +257,12 @@ fill(const KsymEntry *e, HapvmKsym *out)
 gboolean
 hapvm_ksyms_lookup(const HapvmKsyms *k, guint64 addr, HapvmKsym *out)
 {
-    gsize lo = 0, hi = k->n;
+    gsize lo = 0, hi;
+
+    /* No symbols (kallsyms unreadable): nothing resolves, e.g. no lines. */
+    if (!k)
+        return FALSE;
+    hi = k->n;
 
     /* First entry with start > addr; the candidate is the run before it. */
     while (lo < hi) {

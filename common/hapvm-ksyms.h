@@ -28,7 +28,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmKsyms, hapvm_ksyms_free)
 
 /* The symbol whose range holds addr.  Layout markers (_text, _stext, _etext,
  * __entry_text_start, ...) bound ranges but are never returned when a real
- * symbol shares their address.  No allocation. */
+ * symbol shares their address.  No allocation.  FALSE for k NULL. */
 gboolean hapvm_ksyms_lookup(const HapvmKsyms *k, guint64 addr, HapvmKsym *out);
 /* By (module, name, dup); module NULL = vmlinux.  O(log n). */
 gboolean hapvm_ksyms_lookup_name(const HapvmKsyms *k, const char *module, const char *name,
