@@ -58,13 +58,7 @@ on_signal(int sig)
 static gboolean
 add_listed_task(HapvmMeasurement *m, const char *tid, GError **error)
 {
-    g_autoptr(GError) e = NULL;
-
-    if (hapvm_measurement_add_task(m, (guint32)atoi(tid), HAPVM_ROLE_PROCESS, &e) ||
-        g_error_matches(e, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE))
-        return TRUE;
-    g_propagate_error(error, g_steal_pointer(&e));
-    return FALSE;
+    return hapvm_measurement_add_listed_task(m, (guint32)atoi(tid), HAPVM_ROLE_PROCESS, NULL, error);
 }
 
 static gboolean

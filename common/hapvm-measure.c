@@ -325,6 +325,21 @@ hapvm_measurement_add_task(HapvmMeasurement *m, guint32 tid, HapvmRole role, GEr
     return TRUE;
 }
 
+gboolean
+hapvm_measurement_add_listed_task(HapvmMeasurement *m, guint32 tid, HapvmRole role, gboolean *gone, GError **error)
+{
+    g_autoptr(GError) e = NULL;
+    gboolean ok = hapvm_measurement_add_task(m, tid, role, &e);
+    gboolean vanished = !ok && g_error_matches(e, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE);
+
+    if (gone)
+        *gone = vanished;
+    if (ok || vanished)
+        return TRUE;
+    g_propagate_error(error, g_steal_pointer(&e));
+    return FALSE;
+}
+
 void
 hapvm_measurement_set_rescan(HapvmMeasurement *m, HapvmRescanFunc func, gpointer data)
 {

@@ -66,6 +66,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HapvmMeasurement, hapvm_measurement_free)
 
 /* Add a task; known tasks are ignored.  Returns FALSE on a tracefs error. */
 gboolean hapvm_measurement_add_task(HapvmMeasurement *m, guint32 tid, HapvmRole role, GError **error);
+/* The same for a task just listed from /proc, which may exit at any time:
+ * one gone since is no error (*gone, may be NULL, says so). */
+gboolean hapvm_measurement_add_listed_task(HapvmMeasurement *m, guint32 tid, HapvmRole role, gboolean *gone,
+                                           GError **error);
 void hapvm_measurement_set_rescan(HapvmMeasurement *m, HapvmRescanFunc func, gpointer data);
 /* The launched command, reaped by the engine (its exit ends the run). */
 void hapvm_measurement_set_child(HapvmMeasurement *m, GPid pid);

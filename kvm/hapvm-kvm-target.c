@@ -249,14 +249,11 @@ hapvm_kvm_target_scan(HapvmMeasurement *m, gpointer target, GError **error)
         gpointer val = GUINT_TO_POINTER((guint)k->role + 1);
         if (g_hash_table_lookup(t->seen, key) == val)
             continue;
-        if (!hapvm_measurement_add_task(m, k->tid, k->role, &e)) {
-            if (g_error_matches(e, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE)) {
-                g_clear_error(&e);
-                continue; /* exited since the scan */
-            }
-            g_propagate_error(error, g_steal_pointer(&e));
+        gboolean gone;
+        if (!hapvm_measurement_add_listed_task(m, k->tid, k->role, &gone, error))
             return FALSE;
-        }
+        if (gone)
+            continue; /* exited since the scan */
         if (t->n_scans && !g_hash_table_contains(t->seen, key))
             t->n_added_late++;
         g_hash_table_insert(t->seen, key, val);

@@ -248,20 +248,13 @@ hapvm_xen_target_scan(HapvmMeasurement *m, gpointer target, GError **error)
 {
     HapvmXenTarget *t = target;
     g_autoptr(GArray) fresh = g_array_new(FALSE, FALSE, sizeof(HapvmXenTask));
-    g_autoptr(GError) e = NULL;
 
     if (!hapvm_xen_target_refresh(t, fresh, error))
         return FALSE;
     for (guint i = 0; i < fresh->len; i++) {
         const HapvmXenTask *k = &g_array_index(fresh, HapvmXenTask, i);
-        if (!hapvm_measurement_add_task(m, k->tid, k->role, &e)) {
-            if (g_error_matches(e, HAPVM_ERROR, HAPVM_ERROR_TARGET_GONE)) {
-                g_clear_error(&e);
-                continue; /* exited since the scan */
-            }
-            g_propagate_error(error, g_steal_pointer(&e));
+        if (!hapvm_measurement_add_listed_task(m, k->tid, k->role, NULL, error))
             return FALSE;
-        }
     }
     if (t->ended)
         hapvm_measurement_set_targets_gone(m);
