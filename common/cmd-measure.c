@@ -448,6 +448,9 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
     if (!ksyms && geteuid() == 0)
         g_printerr("hapvm measure: warning: no kernel symbols (%s); functions will be addresses\n",
                    ksyms_error->message);
+    else if (hapvm_ksyms_rereads(ksyms))
+        g_printerr("hapvm measure: warning: /proc/kallsyms had a malformed line on %u read(s); "
+                   "the next read was clean and is used\n", hapvm_ksyms_rereads(ksyms));
 
     g_autoptr(HapvmMeasurement) m = hapvm_measurement_new(&o, error);
     if (!m)

@@ -20,6 +20,7 @@ struct HapvmKsyms {
     gsize n;
     guint32 *by_name;  /* indexes into syms, by (module, name, dup) */
     guint64 text;
+    guint rereads;     /* reads of the file that did not parse before this one */
 };
 
 void
@@ -231,17 +232,44 @@ bad:
     return NULL;
 }
 
+/* A malformed line is read again: a Xen PV dom0 under TCG handed out
+ * /proc/kallsyms with one line garbled, at a different place on each read.
+ * A file that stays malformed is still an error. */
+#define KSYMS_READS 3
+
 HapvmKsyms *
 hapvm_ksyms_load(const char *path, GError **error)
 {
-    g_autofree char *data = NULL;
-    gsize len = 0;
+    g_autoptr(GError) parse_error = NULL;
 
     if (!path)
         path = "/proc/kallsyms";
-    if (!g_file_get_contents(path, &data, &len, error))
-        return NULL;
-    return hapvm_ksyms_load_data(data, len, path, error);
+    for (guint i = 0; i < KSYMS_READS; i++) {
+        g_autofree char *data = NULL;
+        gsize len = 0;
+        HapvmKsyms *k;
+
+        if (!g_file_get_contents(path, &data, &len, error))
+            return NULL;
+        g_clear_error(&parse_error);
+        k = hapvm_ksyms_load_data(data, len, path, &parse_error);
+        if (k) {
+            k->rereads = i;
+            return k;
+        }
+        if (!g_error_matches(parse_error, HAPVM_ERROR, HAPVM_ERROR_PARSE))
+            break;
+    }
+    if (g_error_matches(parse_error, HAPVM_ERROR, HAPVM_ERROR_PARSE))
+        g_prefix_error(&parse_error, "malformed on %d reads: ", KSYMS_READS);
+    g_propagate_error(error, g_steal_pointer(&parse_error));
+    return NULL;
+}
+
+guint
+hapvm_ksyms_rereads(const HapvmKsyms *k)
+{
+    return k ? k->rereads : 0;
 }
 
 static void

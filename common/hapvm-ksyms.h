@@ -19,8 +19,11 @@ typedef struct {
 
 /* Load a kallsyms file (NULL = /proc/kallsyms).  Keeps text symbols
  * (t/T/w/W).  Fails with HAPVM_ERROR_NOT_ROOT when every text address is 0
- * (kptr_restrict, or not root) and HAPVM_ERROR_PARSE on malformed lines. */
+ * (kptr_restrict, or not root) and HAPVM_ERROR_PARSE on malformed lines.
+ * A file that does not parse is read up to 3 times before that error. */
 HapvmKsyms *hapvm_ksyms_load(const char *path, GError **error);
+/* How many reads of the file were malformed before the one that loaded. */
+guint hapvm_ksyms_rereads(const HapvmKsyms *k);
 /* Same, from a buffer (the text of a kallsyms file); name is for messages. */
 HapvmKsyms *hapvm_ksyms_load_data(const char *data, gsize len, const char *name, GError **error);
 void hapvm_ksyms_free(HapvmKsyms *k);

@@ -7,7 +7,11 @@
  * __memcpy), data symbols that end the text symbol before them, and an
  * absolute percpu symbol at 0.  Every expected value below is read off that
  * file by hand. */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hapvm-error.h"
 #include "hapvm-ksyms.h"
@@ -165,6 +169,107 @@ test_zeroed(void)
     g_assert_nonnull(strstr(error->message, "kptr_restrict"));
 }
 
+/* A FIFO stands in for a /proc file whose reads differ: each open is served
+ * the next fixture of the list.  The writer waits for the reader's close
+ * (inotify) before the next open, else that open could join the old reader. */
+typedef struct {
+    const char *fifo;
+    const char *const *files;
+} Serve;
+
+static gpointer
+serve_fifo(gpointer data)
+{
+    const Serve *sv = data;
+    int in = inotify_init1(IN_CLOEXEC);
+
+    g_assert_cmpint(in, >=, 0);
+    g_assert_cmpint(inotify_add_watch(in, sv->fifo, IN_CLOSE_NOWRITE), >=, 0);
+    for (const char *const *f = sv->files; *f; f++) {
+        g_autofree char *path = g_test_build_filename(G_TEST_DIST, "data", "ksyms", *f, NULL);
+        g_autofree char *text = NULL;
+        gsize len = 0;
+        int fd;
+
+        g_assert_true(g_file_get_contents(path, &text, &len, NULL));
+        fd = open(sv->fifo, O_WRONLY);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(write(fd, text, len), ==, (gssize)len);
+        close(fd);
+        for (gboolean closed = FALSE; !closed;) {
+            char buf[sizeof(struct inotify_event) + 256] __attribute__((aligned(__alignof__(struct inotify_event))));
+            gssize n = read(in, buf, sizeof(buf));
+
+            g_assert_cmpint(n, >, 0);
+            for (gssize off = 0; off < n;) {
+                const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+
+                closed |= (ev->mask & IN_CLOSE_NOWRITE) != 0;
+                off += sizeof(*ev) + ev->len;
+            }
+        }
+    }
+    close(in);
+    return NULL;
+}
+
+static HapvmKsyms *
+load_served(const char *const *files, GError **error)
+{
+    g_autofree char *dir = g_dir_make_tmp("ksymstest-XXXXXX", NULL);
+    g_autofree char *fifo = g_build_filename(dir, "kallsyms", NULL);
+    Serve sv = { fifo, files };
+    GThread *th;
+    HapvmKsyms *k;
+
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    th = g_thread_new("fifo", serve_fifo, &sv);
+    k = hapvm_ksyms_load(fifo, error);
+    g_thread_join(th);
+    unlink(fifo);
+    rmdir(dir);
+    return k;
+}
+
+static void
+test_reread(void)
+{
+    static const char *const garbled_once[] = { "malformed.kallsyms", "suffixes.kallsyms", NULL };
+    static const char *const garbled_twice[] = { "malformed.kallsyms", "badmodule.kallsyms",
+                                                 "suffixes.kallsyms", NULL };
+    static const char *const always[] = { "malformed.kallsyms", "badmodule.kallsyms",
+                                          "malformed.kallsyms", NULL };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HapvmKsyms) clean = fixture();
+    g_autoptr(HapvmKsyms) k = load_served(garbled_once, &error);
+    HapvmKsym a, b;
+
+    /* Loaded from the second read: the same table as the clean file. */
+    g_assert_no_error(error);
+    g_assert_nonnull(k);
+    g_assert_cmpuint(hapvm_ksyms_rereads(k), ==, 1);
+    g_assert_cmpuint(hapvm_ksyms_rereads(clean), ==, 0);
+    g_assert_cmpuint(hapvm_ksyms_count(k), ==, hapvm_ksyms_count(clean));
+    g_assert_true(hapvm_ksyms_lookup_name(clean, NULL, "vfs_read", 0, &a));
+    g_assert_true(hapvm_ksyms_lookup(k, a.start, &b));
+    g_assert_cmpstr(b.name, ==, "vfs_read");
+    g_assert_cmpuint(b.end, ==, a.end);
+
+    g_clear_pointer(&k, hapvm_ksyms_free);
+    k = load_served(garbled_twice, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(hapvm_ksyms_rereads(k), ==, 2);
+
+    /* Three malformed reads: the error names the last one's line. */
+    g_clear_pointer(&k, hapvm_ksyms_free);
+    k = load_served(always, &error);
+    g_assert_null(k);
+    g_assert_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE);
+    g_assert_nonnull(strstr(error->message, "malformed on 3 reads"));
+    g_assert_nonnull(strstr(error->message, "kallsyms:3:"));
+    g_assert_cmpuint(hapvm_ksyms_rereads(NULL), ==, 0);
+}
+
 static void
 test_malformed(void)
 {
@@ -246,6 +351,7 @@ main(int argc, char **argv)
     g_test_add_func("/ksyms/lookup-name", test_lookup_name);
     g_test_add_func("/ksyms/zeroed", test_zeroed);
     g_test_add_func("/ksyms/malformed", test_malformed);
+    g_test_add_func("/ksyms/reread", test_reread);
     g_test_add_func("/ksyms/truncated", test_truncated);
     g_test_add_func("/ksyms/proc", test_proc);
     return g_test_run();
