@@ -40,3 +40,14 @@ hapvm_proc_is_kthread(const char *dir)
         return FALSE;
     return ppid == KTHREADD_PID && (flags & PF_KTHREAD);
 }
+
+gboolean
+hapvm_proc_is_id(const char *s)
+{
+    if (!s || !*s)
+        return FALSE;
+    for (; *s; s++)
+        if (!g_ascii_isdigit(*s))
+            return FALSE;
+    return TRUE;
+}

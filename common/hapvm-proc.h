@@ -11,3 +11,7 @@ gboolean hapvm_proc_read_comm(const char *dir, char *comm, gsize len);
 /* A kernel thread: ppid 2 (kthreadd) and PF_KTHREAD in the flags of
  * "<dir>/stat".  Unreadable or malformed: FALSE. */
 gboolean hapvm_proc_is_kthread(const char *dir);
+
+/* An id as a user or /proc writes it (pid, domid): decimal digits only,
+ * not empty. */
+gboolean hapvm_proc_is_id(const char *s);

@@ -8,6 +8,7 @@
 #include <libvirt/virterror.h>
 
 #include "hapvm-error.h"
+#include "hapvm-proc.h"
 #include "hapvm-result.h"
 
 void
@@ -100,17 +101,6 @@ looks_like_uuid(const char *s)
     return strlen(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-';
 }
 
-static gboolean
-all_digits(const char *s)
-{
-    if (!*s)
-        return FALSE;
-    for (; *s; s++)
-        if (!g_ascii_isdigit(*s))
-            return FALSE;
-    return TRUE;
-}
-
 /* libvirt's QEMU state directory for a connection URI. */
 static char *
 default_run_dir(const char *uri)
@@ -155,7 +145,7 @@ lookup_domain(virConnectPtr conn, const char *domain)
 {
     virDomainPtr d = NULL;
 
-    if (all_digits(domain)) {
+    if (hapvm_proc_is_id(domain)) {
         guint64 id;
         if (g_ascii_string_to_unsigned(domain, 10, 0, G_MAXINT, &id, NULL))
             d = virDomainLookupByID(conn, (int)id);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hapvm-error.h"
+#include "hapvm-proc.h"
 #include "hapvm-xen.h"
 
 struct HapvmXenSys {
@@ -113,17 +114,6 @@ hapvm_xen_domain_list(HapvmXenSys *sys, GError **error)
     return g_steal_pointer(&out);
 }
 
-static gboolean
-all_digits(const char *s)
-{
-    if (!*s)
-        return FALSE;
-    for (; *s; s++)
-        if (!g_ascii_isdigit(*s))
-            return FALSE;
-    return TRUE;
-}
-
 static HapvmXenDomain *
 check_alive(HapvmXenDomain *d, const char *what, GError **error)
 {
@@ -166,7 +156,7 @@ hapvm_xen_domain_lookup(HapvmXenSys *sys, const char *what, GError **error)
     infos = list_infos(sys, error);
     if (!infos)
         return NULL;
-    if (all_digits(what)) {
+    if (hapvm_proc_is_id(what)) {
         guint64 id;
         if (!g_ascii_string_to_unsigned(what, 10, 0, HAPVM_XEN_DOMID_MAX, &id, NULL)) {
             g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE, "%s is not a Xen domain id (0..%u)", what,
