@@ -54,6 +54,24 @@ is_word_or_cut(const char *rest, const char *word, gboolean cut)
     return cut && *rest && g_str_has_prefix(word, rest);
 }
 
+/* "<d>.<h>" of a vif name, at *p just after "vif": the domid, then the
+ * handle (either may be cut).  1 when more follows the handle (*p there),
+ * 0 when the name ends before, -1 when this is not a vif name. */
+static int
+eat_vif(const char **p, guint *domid)
+{
+    guint h;
+
+    if (!eat_uint(p, domid) || **p != '.')
+        return -1;
+    (*p)++;
+    if (!**p)
+        return 0;
+    if (!eat_uint(p, &h))
+        return -1;
+    return **p ? 1 : 0;
+}
+
 /* netback: "vif<d>.<h>-q<k>-guest-rx" / "-dealloc", possibly cut.  The
  * domid always survives a cut ("vif" + at most 5 digits + "." is 9
  * characters); the handle, the queue and the kind may not.  Only the two
@@ -64,18 +82,13 @@ static gboolean
 classify_netback(const char *comm, gboolean cut, guint *domid, HapvmXenTaskKind *kind)
 {
     const char *p = comm + 3;
-    guint d, n;
+    guint n;
+    int more = eat_vif(&p, domid);
 
-    if (!eat_uint(&p, &d) || *p != '.')
+    if (more < 0)
         return FALSE;
-    p++;
-    *domid = d;
     *kind = HAPVM_XEN_TASK_NETBACK;
-    if (!*p)
-        return cut;
-    if (!eat_uint(&p, &n))
-        return FALSE;
-    if (!*p)
+    if (!more)
         return cut;               /* "vif3.12" + cut: handle maybe longer */
     if (strcmp(p, "-") == 0)
         return cut;
@@ -109,17 +122,12 @@ static gboolean
 classify_napi(const char *comm, gboolean cut, guint *domid)
 {
     const char *p = comm + strlen("napi/vif");
-    guint d, n;
+    guint n;
+    int more = eat_vif(&p, domid);
 
-    if (!eat_uint(&p, &d) || *p != '.')
+    if (more < 0)
         return FALSE;
-    p++;
-    *domid = d;
-    if (!*p)
-        return cut;
-    if (!eat_uint(&p, &n))
-        return FALSE;
-    if (!*p)
+    if (!more)
         return cut;
     if (*p != '-')
         return FALSE;
