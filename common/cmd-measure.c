@@ -305,6 +305,8 @@ hapvm_cmd_measure(int argc, char **argv, GError **error)
         { "quiet", 'q', 0, G_OPTION_ARG_DOUBLE, &o.quiet_s, "steady when no new function for S seconds (default 10)", "S" },
         { "max-duration", 0, 0, G_OPTION_ARG_DOUBLE, &o.max_s, "stop after S seconds at most (default 600)", "S" },
         { "low-overhead", 'l', 0, G_OPTION_ARG_NONE, &o.low_overhead, "stop tracing functions already seen", NULL },
+        { "keep-syscalls", 0, 0, G_OPTION_ARG_NONE, &o.keep_syscalls,
+          "with --low-overhead: keep counting system calls in steady state", NULL },
         { "buffer-kb", 'b', 0, G_OPTION_ARG_INT, &buffer_kb, "trace buffer per CPU in KiB (default 32768)", "KB" },
         { "accept-loss", 0, 0, G_OPTION_ARG_NONE, &accept_loss, "exit 0 even if events were lost", NULL },
         { "no-syscalls", 0, 0, G_OPTION_ARG_NONE, &no_syscalls, "do not record system call numbers", NULL },

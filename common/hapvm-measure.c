@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "hapvm-error.h"
+#include "hapvm-syscalls.h"
 
 G_STATIC_ASSERT(HAPVM_ROLE_SHARED == HAPVM_DECODE_SHARED_ROLE);
 
@@ -43,6 +44,7 @@ hapvm_measure_opts_init(HapvmMeasureOpts *o)
     o->poll_s = 0.2;
     o->notrace_interval_s = 2;
     o->notrace_batch = 100;
+    o->syscall_quiet_s = 10;
 }
 
 struct HapvmMeasurement {
@@ -74,6 +76,14 @@ struct HapvmMeasurement {
     GHashTable *notraced;       /* ip set */
     guint notrace_written;
     double notrace_seconds;
+    /* Low-overhead mode: sys_enter paused in steady state. */
+    gboolean sys_paused;
+    guint64 sys_pause_ts, sys_last_new_ts;
+    guint sys_numbers;          /* distinct numbers counted so far */
+    guint sys_funcs_at_pause;   /* size of the function set at the pause */
+    guint sys_pauses;
+    double sys_paused_s;
+    GArray *sys_from_functions; /* HapvmSyscallByFunction */
 };
 
 static guint64
@@ -161,6 +171,12 @@ on_fork(gpointer data, guint32 parent, guint32 child)
     add_forked(m, child, p->role);
 }
 
+static void
+clear_by_function(gpointer p)
+{
+    g_free(((HapvmSyscallByFunction *)p)->function);
+}
+
 HapvmMeasurement *
 hapvm_measurement_new(const HapvmMeasureOpts *opts, GError **error)
 {
@@ -171,6 +187,8 @@ hapvm_measurement_new(const HapvmMeasureOpts *opts, GError **error)
     m->orphan_forks = g_hash_table_new(g_direct_hash, g_direct_equal);
     m->curve = g_array_new(FALSE, FALSE, sizeof(HapvmCurvePoint));
     m->notraced = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    m->sys_from_functions = g_array_new(FALSE, FALSE, sizeof(HapvmSyscallByFunction));
+    g_array_set_clear_func(m->sys_from_functions, clear_by_function);
     m->trace = hapvm_trace_new(&m->opts.trace, error);
     if (!m->trace)
         return NULL;
@@ -191,6 +209,7 @@ hapvm_measurement_new_offline(const HapvmMeasureOpts *opts, HapvmDecoder *dec, c
     m->tasks = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, task_info_free);
     m->curve = g_array_new(FALSE, FALSE, sizeof(HapvmCurvePoint));
     m->notraced = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    m->sys_from_functions = g_array_new(FALSE, FALSE, sizeof(HapvmSyscallByFunction));
     return m;
 }
 
@@ -292,6 +311,7 @@ hapvm_measurement_free(HapvmMeasurement *m)
         g_hash_table_unref(m->orphan_forks);
     g_array_unref(m->curve);
     g_hash_table_unref(m->notraced);
+    g_array_unref(m->sys_from_functions);
     if (m->start_time)
         g_date_time_unref(m->start_time);
     g_free(m);
@@ -435,7 +455,7 @@ all_tasks_gone(HapvmMeasurement *m)
     return !any;
 }
 
-static void
+static guint
 low_overhead_update(HapvmMeasurement *m)
 {
     HapvmFuncSet *set = hapvm_decoder_get_functions(hapvm_trace_get_decoder(m->trace));
@@ -445,7 +465,7 @@ low_overhead_update(HapvmMeasurement *m)
     guint64 t0 = now_ns();
 
     if (!m->namer)
-        return;
+        return 0;
     for (guint i = 0; i < n && names->len < m->opts.notrace_batch; i++) {
         /* Only functions already hit in task context in the steady window:
          * one seen only during warm-up, or only in interrupt context, must
@@ -465,6 +485,135 @@ low_overhead_update(HapvmMeasurement *m)
         m->notrace_written += w;
     }
     m->notrace_seconds += (now_ns() - t0) / 1e9;
+    return names->len;
+}
+
+static guint
+syscall_numbers(HapvmMeasurement *m)
+{
+    HapvmDecoder *dec = hapvm_trace_get_decoder(m->trace);
+    guint n = 0;
+
+    for (guint nr = 0; nr < HAPVM_MAX_SYSCALL; nr++)
+        for (guint r = 0; r < HAPVM_N_ROLES; r++)
+            if (hapvm_decoder_get_syscalls(dec, r)[nr]) {
+                n++;
+                break;
+            }
+    return n;
+}
+
+/* Kernel entry names that differ from the UAPI names of their numbers. */
+static gint64
+entry_syscall_nr(const char *name)
+{
+    static const char *const renamed[][2] = {
+        { "newstat", "stat" }, { "newfstat", "fstat" }, { "newlstat", "lstat" },
+        { "newuname", "uname" }, { "umount", "umount2" }, { "sysctl", "_sysctl" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(renamed); i++)
+        if (strcmp(name, renamed[i][0]) == 0)
+            return hapvm_syscall_nr(renamed[i][1]);
+    return strcmp(name, "ni_syscall") == 0 ? -1 : hapvm_syscall_nr(name);
+}
+
+/* Functions first hit while counting was paused that are system-call entry
+ * points: a number never counted is kept by its entry function, so that the
+ * set of entry points stays complete. */
+static void
+note_entry_functions(HapvmMeasurement *m)
+{
+    HapvmDecoder *dec = hapvm_trace_get_decoder(m->trace);
+    guint n;
+    g_autofree HapvmFuncHit *arr = hapvm_func_set_to_array(hapvm_decoder_get_functions(dec), &n);
+    static const char *const prefixes[] = { "__x64_sys_", "__ia32_sys_", "__x64_compat_sys_",
+                                            "__ia32_compat_sys_" };
+
+    for (guint i = 0; i < n && m->namer; i++) {
+        const char *name;
+        gint64 nr = -1;
+        guint p;
+
+        if (arr[i].first_ts < m->sys_pause_ts || !(name = m->namer(m->namer_data, arr[i].ip)))
+            continue;
+        for (p = 0; p < G_N_ELEMENTS(prefixes) && !g_str_has_prefix(name, prefixes[p]); p++)
+            ;
+        if (p == G_N_ELEMENTS(prefixes))
+            continue;
+        if (p == 0)
+            nr = entry_syscall_nr(name + strlen(prefixes[0]));
+        if (nr >= 0 && nr < HAPVM_MAX_SYSCALL) {
+            gboolean counted = FALSE;
+            for (guint r = 0; r < HAPVM_N_ROLES && !counted; r++)
+                counted = hapvm_decoder_get_syscalls(dec, r)[nr] != 0;
+            if (counted)
+                continue;
+        }
+        gboolean known = FALSE;
+        for (guint k = 0; k < m->sys_from_functions->len && !known; k++)
+            known = strcmp(g_array_index(m->sys_from_functions, HapvmSyscallByFunction, k).function, name) == 0;
+        if (!known) {
+            HapvmSyscallByFunction e = { nr, g_strdup(name) };
+            g_array_append_val(m->sys_from_functions, e);
+        }
+    }
+}
+
+static void
+syscalls_resume(HapvmMeasurement *m, guint64 now)
+{
+    g_autoptr(GError) error = NULL;
+
+    note_entry_functions(m);
+    if (m->trace && !hapvm_trace_set_syscalls(m->trace, TRUE, &error))
+        g_warning("low-overhead mode: cannot switch system-call counting on again: %s", error->message);
+    m->sys_paused = FALSE;
+    m->sys_paused_s += (now - m->sys_pause_ts) / 1e9;
+    m->sys_last_new_ts = now;
+}
+
+/* Pause sys_enter once steady (no notrace added, no new number for
+ * syscall_quiet_s); resume as soon as the function set grows. */
+static void
+syscall_pause_update(HapvmMeasurement *m, guint notraced_now, guint64 now)
+{
+    HapvmFuncSet *set = hapvm_decoder_get_functions(hapvm_trace_get_decoder(m->trace));
+    g_autoptr(GError) error = NULL;
+    guint k;
+
+    if (!m->opts.trace.syscalls || m->opts.keep_syscalls)
+        return;
+    if (m->sys_paused) {
+        if (hapvm_func_set_size(set) != m->sys_funcs_at_pause)
+            syscalls_resume(m, now);
+        return;
+    }
+    k = syscall_numbers(m);
+    if (k != m->sys_numbers || !m->sys_last_new_ts) {
+        m->sys_numbers = k;
+        m->sys_last_new_ts = now;
+        return;
+    }
+    if (notraced_now || now < m->steady_ts || (now - m->sys_last_new_ts) / 1e9 < m->opts.syscall_quiet_s)
+        return;
+    m->sys_funcs_at_pause = hapvm_func_set_size(set);
+    if (!hapvm_trace_set_syscalls(m->trace, FALSE, &error)) {
+        g_warning("low-overhead mode: system calls stay counted: %s", error->message);
+        m->opts.keep_syscalls = TRUE;
+        return;
+    }
+    m->sys_paused = TRUE;
+    m->sys_pause_ts = now;
+    m->sys_pauses++;
+}
+
+void
+hapvm_measurement_get_syscall_pauses(const HapvmMeasurement *m, HapvmSyscallPauses *out)
+{
+    out->pauses = m->sys_pauses;
+    out->paused_s = m->sys_paused_s;
+    out->from_functions = m->sys_from_functions;
 }
 
 gboolean
@@ -536,7 +685,7 @@ hapvm_measurement_run(HapvmMeasurement *m, GError **error)
                 m->end = HAPVM_END_TARGETS_EXITED;
         }
         if (m->opts.low_overhead && now >= next_notrace) {
-            low_overhead_update(m);
+            syscall_pause_update(m, low_overhead_update(m), now);
             next_notrace = now_ns() + (guint64)(m->opts.notrace_interval_s * 1e9);
         }
         if (m->interrupted)
@@ -553,6 +702,11 @@ hapvm_measurement_run(HapvmMeasurement *m, GError **error)
     }
     m->elapsed = (now_ns() - m->start_ts) / 1e9;
     hapvm_trace_stop(m->trace, &m->loss);
+    if (m->sys_paused) {
+        note_entry_functions(m);
+        m->sys_paused = FALSE;
+        m->sys_paused_s += (now_ns() - m->sys_pause_ts) / 1e9;
+    }
     HapvmCurvePoint p = { .t = m->elapsed };
     count_functions(m, &p.total, &p.steady);
     g_array_append_val(m->curve, p);

@@ -44,6 +44,12 @@ typedef struct {
     gboolean low_overhead; /* move seen functions to set_ftrace_notrace */
     double notrace_interval_s;
     guint notrace_batch;   /* names per write */
+    /* Low-overhead mode switches raw_syscalls:sys_enter off in steady state
+     * (it alone costs the workload about a third, docs/benchmarks.md P2)
+     * once no new number came for this long, and on again when any new
+     * function is hit; keep_syscalls keeps it on. */
+    double syscall_quiet_s;
+    gboolean keep_syscalls;
 } HapvmMeasureOpts;
 
 void hapvm_measure_opts_init(HapvmMeasureOpts *opts);
@@ -125,6 +131,21 @@ const GArray *hapvm_measurement_get_curve(const HapvmMeasurement *m); /* HapvmCu
 GHashTable *hapvm_measurement_get_tasks(const HapvmMeasurement *m);   /* tid → HapvmTaskInfo* */
 guint hapvm_measurement_get_notrace_written(const HapvmMeasurement *m);
 double hapvm_measurement_get_notrace_seconds(const HapvmMeasurement *m);
+
+/* Low-overhead mode's pauses of system-call counting. */
+typedef struct {
+    guint pauses;
+    double paused_s;
+    /* System calls first entered while counting was paused, known only by
+     * their entry function (count unknown): nr -1 when the name gives no
+     * x86-64 number (ni_syscall, compat entries). */
+    const GArray *from_functions; /* HapvmSyscallByFunction */
+} HapvmSyscallPauses;
+typedef struct {
+    gint64 nr;
+    char *function;
+} HapvmSyscallByFunction;
+void hapvm_measurement_get_syscall_pauses(const HapvmMeasurement *m, HapvmSyscallPauses *out);
 const char *hapvm_measurement_get_instance(const HapvmMeasurement *m);
 /* Trace clock of the timestamps: "mono" live, the recording's otherwise. */
 const char *hapvm_measurement_get_clock(const HapvmMeasurement *m);

@@ -1186,8 +1186,8 @@ compare_notes(GPtrArray *inputs)
     if (density)
         add_note(notes, "densities differ (method.density_per_line): HAP differs by that factor; compare HAP-L");
     if (low)
-        add_note(notes, "low-overhead mode differs: HAP-F is the same by design, but per-function counts and "
-                        "contexts are not comparable");
+        add_note(notes, "low-overhead mode differs: HAP-F is the same by design, but per-function counts, "
+                        "contexts and system-call counts are not comparable");
     if (window)
         add_note(notes, "warm-up windows differ (method.warmup_s): startup/steady splits differ");
     return notes;

@@ -261,6 +261,22 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
     set_bool(b, "syscalls", o->trace.syscalls);
     set_bool(b, "low_overhead", o->low_overhead);
     set_int(b, "notrace_written", hapvm_measurement_get_notrace_written(m));
+    if (o->low_overhead && o->trace.syscalls) {
+        HapvmSyscallPauses sp;
+
+        hapvm_measurement_get_syscall_pauses(m, &sp);
+        set_bool(b, "syscalls_kept", o->keep_syscalls);
+        set_int(b, "syscall_pauses", sp.pauses);
+        set_double(b, "syscalls_paused_s", sp.paused_s);
+        json_builder_set_member_name(b, "syscall_entries_unnumbered");
+        json_builder_begin_array(b);
+        for (guint i = 0; sp.from_functions && i < sp.from_functions->len; i++) {
+            const HapvmSyscallByFunction *e = &g_array_index(sp.from_functions, HapvmSyscallByFunction, i);
+            if (e->nr < 0)
+                json_builder_add_string_value(b, e->function);
+        }
+        json_builder_end_array(b);
+    }
     set_double(b, "warmup_s", o->warmup_s);
     set_double(b, "quiet_s", o->quiet_s);
     set_double(b, "max_s", o->max_s);
@@ -362,6 +378,26 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         }
         json_builder_end_object(b);
         json_builder_end_object(b);
+    }
+    {
+        /* Entered first while low-overhead mode had paused counting: known
+         * by the entry function only, count unknown (0). */
+        HapvmSyscallPauses sp;
+
+        hapvm_measurement_get_syscall_pauses(m, &sp);
+        for (guint i = 0; sp.from_functions && i < sp.from_functions->len; i++) {
+            const HapvmSyscallByFunction *e = &g_array_index(sp.from_functions, HapvmSyscallByFunction, i);
+            if (e->nr < 0)
+                continue;
+            json_builder_begin_object(b);
+            set_int(b, "nr", e->nr);
+            set_int(b, "count", 0);
+            json_builder_set_member_name(b, "roles");
+            json_builder_begin_object(b);
+            json_builder_end_object(b);
+            set_str(b, "entry_function", e->function);
+            json_builder_end_object(b);
+        }
     }
     json_builder_end_array(b);
 

@@ -2,6 +2,8 @@
  * 6.1.187-1); do not edit. */
 #include "hapvm-syscalls.h"
 
+#include <string.h>
+
 static const char *const names[] = {
     [0] = "read",
     [1] = "write",
@@ -371,4 +373,13 @@ const char *
 hapvm_syscall_name(gint64 nr)
 {
     return nr >= 0 && nr < (gint64)G_N_ELEMENTS(names) ? names[nr] : NULL;
+}
+
+gint64
+hapvm_syscall_nr(const char *name)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++)
+        if (names[i] && strcmp(names[i], name) == 0)
+            return (gint64)i;
+    return -1;
 }

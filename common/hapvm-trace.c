@@ -431,6 +431,13 @@ load_filter_index(HapvmTrace *t, GError **error)
     return TRUE;
 }
 
+gboolean
+hapvm_trace_set_syscalls(HapvmTrace *t, gboolean on, GError **error)
+{
+    g_return_val_if_fail(t->opts.syscalls, FALSE);
+    return write_file(t->idir, "events/raw_syscalls/sys_enter/enable", on ? "1" : "0", FALSE, error);
+}
+
 guint
 hapvm_trace_notrace(HapvmTrace *t, const char *const *names, guint n, GError **error)
 {

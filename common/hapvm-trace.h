@@ -52,6 +52,9 @@ guint hapvm_trace_drain(HapvmTrace *t);
 /* Tracing off, final drain, loss counters. */
 void hapvm_trace_stop(HapvmTrace *t, HapvmTraceLoss *loss);
 
+/* Switch the raw_syscalls:sys_enter event (opts.syscalls must be set) on
+ * or off while tracing. */
+gboolean hapvm_trace_set_syscalls(HapvmTrace *t, gboolean on, GError **error);
 /* Stop recording functions already seen: append them to set_ftrace_notrace
  * by their index in available_filter_functions.  names[] are symbol names
  * (with [module] suffix unsupported: module functions are matched by name).

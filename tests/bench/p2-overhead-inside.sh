@@ -2,7 +2,9 @@
 # P2, in-lab part: sysloop mix N (sched_yield + getppid + pipe round trip per
 # round) untraced, under a plain function tracer (shell: instance, pid
 # filter, function-fork), under hapvm in plain mode, and under hapvm's
-# low-overhead mode once it has settled (run time of the workload itself).
+# low-overhead mode once it has settled (run time of the workload itself,
+# median of three passes), with system-call counting paused (the default)
+# and kept (--keep-syscalls).
 # usage: p2-overhead-inside.sh HAPVM N OUTFILE
 set -u
 hapvm=$1 N=$2 out=$3
@@ -39,17 +41,28 @@ while [ \$same -lt 3 ]; do
     if [ "\$n" = "\$last" ]; then same=\$((same + 1)); else same=0; last=\$n; fi
 done
 echo "notrace entries: \$last" >&2
-$B/sysloop mix $N
+echo "sys_enter on: \$(cat $T/instances/hapvm-*/events/raw_syscalls/sys_enter/enable)" >&2
+for i in 1 2 3; do $B/sysloop mix $N; done
 EOF2
+# Median of three timed passes.
+med() { sed -n 's/^sysloop: elapsed \([0-9.]*\) s/\1/p' | sort -n | sed -n 2p; }
 low=$("$hapvm" measure --low-overhead --warmup 0 --quiet 1000 --no-lines --json /tmp/p2-low.json \
-      --quiet-summary -- bash /tmp/p2-low.sh 2> /tmp/p2-low.err | el)
+      --quiet-summary -- bash /tmp/p2-low.sh 2> /tmp/p2-low.err | med)
+u3=$("$B/sysloop" mix "$N" | el)
+keep=$("$hapvm" measure --low-overhead --keep-syscalls --warmup 0 --quiet 1000 --no-lines \
+       --json /tmp/p2-keep.json --quiet-summary -- bash /tmp/p2-low.sh 2> /tmp/p2-keep.err | med)
+u4=$("$B/sysloop" mix "$N" | el)
 {
     echo "n $N"
-    echo "untraced $u1 $u2"
+    echo "untraced $u1 $u2 $u3 $u4"
     echo "plain_ftrace $p overrun $plain_over"
     echo "hapvm_plain $h"
     echo "hapvm_low $low"
-    grep 'notrace entries' /tmp/p2-low.err
-    grep -E '"notrace_written"|"notrace_update_s"|"complete"' /tmp/p2-low.json
+    echo "hapvm_low_keep $keep"
+    grep -E 'notrace entries|sys_enter on' /tmp/p2-low.err | sed 's/^/low: /'
+    grep -E 'notrace entries|sys_enter on' /tmp/p2-keep.err | sed 's/^/keep: /'
+    for f in /tmp/p2-low.json /tmp/p2-keep.json; do
+        python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); m=d["method"]; print(sys.argv[1], "notrace_written", m.get("notrace_written"), "syscall_pauses", m.get("syscall_pauses"), "paused_s", m.get("syscalls_paused_s"), "complete", d["loss"]["complete"], "syscalls", len(d["syscalls"]))' "$f"
+    done
 } > "$out"
 cat "$out"

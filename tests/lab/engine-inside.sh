@@ -129,6 +129,49 @@ wait $CGH
 echo $? > "$out/cgroup.rc"
 rmdir "$CG"
 step "sigint and cgroup done"
+# --- 3d. low-overhead mode pauses system-call counting in steady state ---
+# mix rounds until hapvm has switched sys_enter off in its instance, then a
+# system call not made before (sysinfo): plain and low-overhead measure it.
+mkfifo /tmp/go3
+cat > /tmp/pause.sh <<EOF2
+read x < /tmp/go3
+for i in \$(seq 3000); do
+    $B/sysloop mix 2000 > /dev/null
+    [ -e /tmp/paused ] && break
+done
+$B/sysloop sysinfo 6 > /dev/null
+EOF2
+rm -f /tmp/paused
+bash /tmp/pause.sh &
+PW=$!
+"$hapvm" measure --pid $PW --warmup 0 --quiet 1000 --no-lines --json "$out/pause-plain.json" \
+    > "$out/pause-plain.out" 2>&1 &
+PA=$!
+"$hapvm" measure --pid $PW --warmup 0 --quiet 1000 --no-lines --low-overhead --json "$out/pause-low.json" \
+    > "$out/pause-low.out" 2>&1 &
+PB=$!
+for _ in $(seq 600); do
+    a=$(cat $T/instances/hapvm-$PA-*/tracing_on 2>/dev/null)
+    b=$(cat $T/instances/hapvm-$PB-*/tracing_on 2>/dev/null)
+    [ "$a" = 1 ] && [ "$b" = 1 ] && break
+    sleep 0.2
+done
+echo go > /tmp/go3
+for _ in $(seq 900); do
+    [ "$(cat $T/instances/hapvm-$PB-*/events/raw_syscalls/sys_enter/enable 2>/dev/null)" = 0 ] && break
+    sleep 0.2
+done
+{
+    echo "low sys_enter: $(cat $T/instances/hapvm-$PB-*/events/raw_syscalls/sys_enter/enable)"
+    echo "plain sys_enter: $(cat $T/instances/hapvm-$PA-*/events/raw_syscalls/sys_enter/enable)"
+    echo "low notrace: $(wc -l < $T/instances/hapvm-$PB-*/set_ftrace_notrace)"
+} > "$out/pause.state"
+touch /tmp/paused
+wait $PW
+wait $PA; echo $? > "$out/pause-plain.rc"
+wait $PB; echo $? > "$out/pause-low.rc"
+step "low-overhead syscall pause done"
+
 # --- 4. error paths ------------------------------------------------------
 "$hapvm" measure --pid 999999 > /dev/null 2> "$out/err.gone"; echo $? >> "$out/err.gone"
 setpriv --reuid=65534 --clear-groups "$hapvm" measure -- true > /dev/null 2> "$out/err.root"; echo $? >> "$out/err.root"

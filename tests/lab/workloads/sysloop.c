@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -129,7 +130,7 @@ int main(int argc, char **argv)
     long n;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: sysloop getppid|fork|pipe|files|yield|spin|mix|cpuid|disk N [DIR|DEV]\n");
+        fprintf(stderr, "usage: sysloop getppid|fork|pipe|files|yield|spin|mix|sysinfo|cpuid|disk N [DIR|DEV]\n");
         return 2;
     }
     n = strtol(argv[2], NULL, 10);
@@ -172,6 +173,15 @@ int main(int argc, char **argv)
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         printf("sysloop: elapsed %.6f s\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    } else if (!strcmp(argv[1], "sysinfo")) {
+        /* A system call nothing else here makes, n times 0.5 s apart. */
+        struct sysinfo si;
+        struct timespec half = { 0, 500000000 };
+        for (long i = 0; i < n; i++) {
+            if (sysinfo(&si) < 0)
+                return 1;
+            nanosleep(&half, NULL);
+        }
     } else if (!strcmp(argv[1], "spin")) {
         do_spin(n);
     } else if (!strcmp(argv[1], "disk")) {
