@@ -21,7 +21,6 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
-#include <elfutils/libdwelf.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hapvm-dwarf.h"
 #include "hapvm-error.h"
 
 #define INDEX_MAGIC "HAPVMLIX"
@@ -226,6 +226,7 @@ typedef struct {
     guint8 alias;   /* same start as the previous symbol: shares its record */
     guint8 init;    /* in an .init.* section (modules: gone from kallsyms after load) */
 } Sym;
+G_STATIC_ASSERT(G_STRUCT_OFFSET(Sym, start) == 0); /* hapvm_dwarf_lower_bound */
 
 typedef struct {
     const char *file;  /* interned in a worker's chunk; NULL = no line info */
@@ -261,14 +262,6 @@ typedef struct {
 } Build;
 
 typedef struct {
-    guint64 addr;
-    guint32 line;
-    guint32 file;   /* CU file index */
-    guint8 endseq;
-    guint8 stmt;    /* is_stmt: a statement start, not a spill-over or mid-line row */
-} Row;
-
-typedef struct {
     Build *b;
     GStringChunk *strings;
     int vm_fd;
@@ -291,23 +284,6 @@ cmp_sym(const void *pa, const void *pb)
     return strcmp(a->name, b->name);
 }
 
-static gboolean
-is_cold_name(const char *name, gsize *base_len)
-{
-    const char *dot = strstr(name, ".cold");
-
-    while (dot) {
-        const char *rest = dot + 5;
-
-        if (*rest == '\0' || (*rest == '.' && rest[1] && strspn(rest + 1, "0123456789") == strlen(rest + 1))) {
-            *base_len = dot - name;
-            return TRUE;
-        }
-        dot = strstr(dot + 1, ".cold");
-    }
-    return FALSE;
-}
-
 static void
 finish_syms(Object *obj, GArray *syms)
 {
@@ -319,7 +295,7 @@ finish_syms(Object *obj, GArray *syms)
         gsize base;
 
         obj->res[i].owner = i;
-        obj->syms[i].cold = is_cold_name(obj->syms[i].name, &base);
+        obj->syms[i].cold = hapvm_dwarf_cold_base(obj->syms[i].name, &base);
         if (i && obj->syms[i].start == obj->syms[i - 1].start) {
             obj->syms[i].alias = 1;
             obj->res[i].owner = obj->syms[i - 1].alias ? obj->res[i - 1].owner : (gint32)(i - 1);
@@ -348,33 +324,24 @@ static gboolean
 vmlinux_syms(Object *obj, GError **error)
 {
     g_autoptr(GArray) syms = g_array_new(FALSE, FALSE, sizeof(Sym));
-    Elf_Scn *scn = NULL;
+    GElf_Shdr shdr;
+    gsize nsyms = 0;
+    Elf_Data *data = hapvm_dwarf_symtab(obj->elf, &shdr, &nsyms);
 
-    while ((scn = elf_nextscn(obj->elf, scn))) {
-        GElf_Shdr shdr;
-        Elf_Data *data;
+    for (gsize i = 0; data && i < nsyms; i++) {
+        GElf_Sym s;
+        const char *name;
+        gboolean init;
 
-        if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_SYMTAB)
+        if (!gelf_getsym(data, i, &s) || !(name = elf_strptr(obj->elf, shdr.sh_link, s.st_name)))
             continue;
-        data = elf_getdata(scn, NULL);
-        if (!data || !shdr.sh_entsize)
-            break;
-        for (gsize i = 0; i < shdr.sh_size / shdr.sh_entsize; i++) {
-            GElf_Sym s;
-            const char *name;
-            gboolean init;
-
-            if (!gelf_getsym(data, i, &s) || !(name = elf_strptr(obj->elf, shdr.sh_link, s.st_name)))
-                continue;
-            if (s.st_shndx != SHN_UNDEF && (strcmp(name, "_text") == 0 || (!obj->text && strcmp(name, "_stext") == 0)))
-                obj->text = s.st_value; /* _stext only if _text is missing: same address on x86-64 */
-            if (GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0 || s.st_shndx == SHN_UNDEF ||
-                s.st_shndx >= SHN_LORESERVE || !name[0] || !section_is_text(obj->elf, s.st_shndx, &init))
-                continue;
-            Sym sym = { .start = s.st_value, .end = s.st_value + s.st_size, .name = name, .init = init };
-            g_array_append_val(syms, sym);
-        }
-        break;
+        if (s.st_shndx != SHN_UNDEF && (strcmp(name, "_text") == 0 || (!obj->text && strcmp(name, "_stext") == 0)))
+            obj->text = s.st_value; /* _stext only if _text is missing: same address on x86-64 */
+        if (GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0 || s.st_shndx == SHN_UNDEF ||
+            s.st_shndx >= SHN_LORESERVE || !name[0] || !section_is_text(obj->elf, s.st_shndx, &init))
+            continue;
+        Sym sym = { .start = s.st_value, .end = s.st_value + s.st_size, .name = name, .init = init };
+        g_array_append_val(syms, sym);
     }
     if (syms->len == 0) {
         g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "%s: no function symbols (stripped vmlinux?)",
@@ -393,38 +360,6 @@ intern_path(Worker *w, const char *dwarf_path)
     return g_string_chunk_insert_const(w->strings, p);
 }
 
-static gsize
-rows_lower_bound(const Row *rows, gsize n, guint64 addr)
-{
-    gsize lo = 0, hi = n;
-
-    while (lo < hi) {
-        gsize mid = lo + (hi - lo) / 2;
-
-        if (rows[mid].addr < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static gsize
-syms_lower_bound(const Sym *syms, gsize n, guint64 addr)
-{
-    gsize lo = 0, hi = n;
-
-    while (lo < hi) {
-        gsize mid = lo + (hi - lo) / 2;
-
-        if (syms[mid].start < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static int
 cmp_u32(const void *pa, const void *pb)
 {
@@ -433,21 +368,14 @@ cmp_u32(const void *pa, const void *pb)
     return a < b ? -1 : a > b;
 }
 
-static int
-cmp_row(const void *pa, const void *pb)
-{
-    const Row *a = pa, *b = pb;
-
-    return a->addr < b->addr ? -1 : a->addr > b->addr;
-}
-
 /* Append the own-file lines of [start, end) to w->lines. */
 static void
-collect_lines(Worker *w, const Row *rows, gsize n, guint64 start, guint64 end, const char *own)
+collect_lines(Worker *w, const HapvmDwarfRow *rows, gsize n, guint64 start, guint64 end, const char *own)
 {
     const char *const *canon = (const char *const *)w->canon->pdata;
 
-    for (gsize r = rows_lower_bound(rows, n, start); r < n && rows[r].addr < end; r++) {
+    for (gsize r = hapvm_dwarf_lower_bound(rows, n, sizeof(HapvmDwarfRow), start); r < n && rows[r].addr < end;
+         r++) {
         if (!rows[r].stmt || rows[r].endseq || rows[r].line == 0 || rows[r].file >= w->canon->len)
             continue;
         if (canon[rows[r].file] == own)
@@ -464,8 +392,7 @@ process_cu(Worker *w, Object *obj, Dwarf_Die *cudie, Dwarf_Addr bias)
     Dwarf_Lines *lines;
     Dwarf_Files *files;
     size_t nlines, nfiles;
-    Row *rows;
-    gboolean sorted = TRUE;
+    HapvmDwarfRow *rows;
 
     w->cus++;
     if (dwarf_getsrclines(cudie, &lines, &nlines) != 0 || nlines == 0)
@@ -479,28 +406,8 @@ process_cu(Worker *w, Object *obj, Dwarf_Die *cudie, Dwarf_Addr bias)
         g_ptr_array_add(w->canon, src ? (gpointer)intern_path(w, src) : NULL);
     }
     g_array_set_size(w->rows, nlines);
-    rows = (Row *)w->rows->data;
-    for (size_t i = 0; i < nlines; i++) {
-        Dwarf_Line *l = dwarf_onesrcline(lines, i);
-        Dwarf_Addr a = 0;
-        Dwarf_Files *lf;
-        size_t fi = G_MAXUINT32;
-        int lineno = 0;
-        bool end = false, stmt = false;
-
-        dwarf_lineaddr(l, &a);
-        dwarf_lineno(l, &lineno);
-        dwarf_lineendsequence(l, &end);
-        dwarf_linebeginstatement(l, &stmt);
-        if (dwarf_line_file(l, &lf, &fi) != 0)
-            fi = G_MAXUINT32;
-        rows[i] = (Row){ .addr = a + bias, .line = lineno > 0 ? (guint32)lineno : 0, .file = fi, .endseq = end,
-                         .stmt = stmt };
-        if (i && rows[i].addr < rows[i - 1].addr)
-            sorted = FALSE;
-    }
-    if (!sorted) /* libdw sorts by address; keep working if a version does not */
-        qsort(rows, nlines, sizeof(Row), cmp_row);
+    rows = (HapvmDwarfRow *)w->rows->data;
+    hapvm_dwarf_rows_read(lines, nlines, bias, rows);
 
     /* Claim the symbols that start inside this unit's address ranges
      * (DW_AT_ranges or low/high pc of the unit DIE: exact, and cheap).  Line
@@ -513,7 +420,7 @@ process_cu(Worker *w, Object *obj, Dwarf_Die *cudie, Dwarf_Addr bias)
         ptrdiff_t off = 0;
 
         while ((off = dwarf_ranges(cudie, off, &base, &lo, &hi)) > 0) {
-            for (gsize s = syms_lower_bound(obj->syms, obj->nsyms, lo + bias);
+            for (gsize s = hapvm_dwarf_lower_bound(obj->syms, obj->nsyms, sizeof(Sym), lo + bias);
                  s < obj->nsyms && obj->syms[s].start < hi + bias; s++) {
                 if (g_atomic_int_compare_and_exchange(&obj->res[s].claimed, 0, 1)) {
                     guint32 si = s;
@@ -535,11 +442,9 @@ process_cu(Worker *w, Object *obj, Dwarf_Die *cudie, Dwarf_Addr bias)
     for (guint k = 0; k < ncs; k++) {
         Sym *s = &obj->syms[cs[k]];
         SymRes *r = &obj->res[cs[k]];
-        gsize first = rows_lower_bound(rows, nlines, s->start);
+        gssize first = hapvm_dwarf_rows_first_stmt(rows, nlines, s->start, s->end);
 
-        while (first < nlines && (rows[first].endseq || !rows[first].stmt) && rows[first].addr < s->end)
-            first++;
-        if (first < nlines && rows[first].addr < s->end && rows[first].file < w->canon->len)
+        if (first >= 0 && rows[first].file < w->canon->len)
             r->file = g_ptr_array_index(w->canon, rows[first].file);
     }
     /* Cold parts: own file and record of "foo" in the same unit. */
@@ -547,7 +452,7 @@ process_cu(Worker *w, Object *obj, Dwarf_Die *cudie, Dwarf_Addr bias)
         Sym *s = &obj->syms[cs[k]];
         gsize base;
 
-        if (!s->cold || s->alias || !is_cold_name(s->name, &base))
+        if (!s->cold || s->alias || !hapvm_dwarf_cold_base(s->name, &base))
             continue;
         for (guint m = 0; m < ncs; m++) {
             const Sym *p = &obj->syms[cs[m]];
@@ -1363,30 +1268,6 @@ sources_find(Sources *s, const char *release, const char *debuginfo)
     }
 }
 
-static char *
-module_name_of(const char *ko)
-{
-    g_autofree char *base = g_path_get_basename(ko);
-    char *name = g_strndup(base, strlen(base) - 3); /* ".ko" */
-
-    g_strdelimit(name, "-", '_'); /* the kernel's module names use '_' */
-    return name;
-}
-
-static char *
-elf_build_id_hex(Elf *elf)
-{
-    const void *id;
-    ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
-
-    if (n <= 0)
-        return NULL;
-    GString *hex = g_string_sized_new(n * 2);
-    for (ssize_t i = 0; i < n; i++)
-        g_string_append_printf(hex, "%02x", ((const guint8 *)id)[i]);
-    return g_string_free(hex, FALSE);
-}
-
 static void
 object_free(gpointer p)
 {
@@ -1441,7 +1322,7 @@ index_build(const HapvmKernelInfo *kernel, Sources *src, char **build_id_out, GE
                     vm->path, vm->fd < 0 ? g_strerror(errno) : elf_errmsg(-1));
         return NULL;
     }
-    build_id = elf_build_id_hex(vm->elf);
+    build_id = hapvm_dwarf_build_id(vm->elf);
     if (!build_id) {
         g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_BUILD_ID_MISMATCH, "%s has no GNU build-id note",
                     vm->path);
@@ -1494,7 +1375,7 @@ index_build(const HapvmKernelInfo *kernel, Sources *src, char **build_id_out, GE
 
         m->fd = -1;
         m->path = g_strdup(g_ptr_array_index(src->kos, i));
-        m->module = module_name_of(m->path);
+        m->module = hapvm_dwarf_module_name(m->path);
         g_ptr_array_add(objects, m);
         it->obj = m;
         g_ptr_array_add(items, it);
@@ -1509,7 +1390,7 @@ index_build(const HapvmKernelInfo *kernel, Sources *src, char **build_id_out, GE
         w->b = &b;
         w->vm_fd = -1;
         w->strings = g_string_chunk_new(64 * 1024);
-        w->rows = g_array_new(FALSE, FALSE, sizeof(Row));
+        w->rows = g_array_new(FALSE, FALSE, sizeof(HapvmDwarfRow));
         w->lines = g_array_new(FALSE, FALSE, sizeof(guint32));
         w->cu_syms = g_array_new(FALSE, FALSE, sizeof(guint32));
         w->canon = g_ptr_array_new();
@@ -1567,7 +1448,7 @@ vmlinux_build_id(const char *path)
         return NULL;
     elf_version(EV_CURRENT);
     if ((elf = elf_begin(fd, ELF_C_READ_MMAP, NULL))) {
-        id = elf_build_id_hex(elf);
+        id = hapvm_dwarf_build_id(elf);
         elf_end(elf);
     }
     close(fd);

@@ -20,7 +20,6 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
-#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hapvm-dwarf.h"
 #include "hapvm-error.h"
 #include "hapvm-lineindex.h"
 
@@ -57,6 +57,7 @@ typedef struct {
     guint8 cold, alias, init, noinstr, claimed, orphan_cold;
     gint8 fclass;      /* HapvmVisFunc, -1 = not yet */
 } VSym;
+G_STATIC_ASSERT(G_STRUCT_OFFSET(VSym, start) == 0); /* hapvm_dwarf_lower_bound */
 
 typedef struct {
     const char *module; /* "vmlinux" or module name (Vis strings) */
@@ -88,13 +89,6 @@ struct HapvmVisibility {
     GArray *rows;
     GArray *cu_syms;
 };
-
-typedef struct {
-    guint64 addr;
-    guint32 line;
-    guint32 file;
-    guint8 endseq, stmt;
-} VRow;
 
 static const char *const func_names[HAPVM_VIS_NFUNC] = {
     "traceable", "noinstr", "asm", "notrace", "init", "inline_only",
@@ -205,23 +199,6 @@ cmp_vsym(const void *pa, const void *pb)
     return strcmp(a->name, b->name);
 }
 
-static gboolean
-cold_base(const char *name, gsize *base_len)
-{
-    const char *dot = strstr(name, ".cold");
-
-    while (dot) {
-        const char *rest = dot + 5;
-
-        if (*rest == '\0' || (*rest == '.' && rest[1] && strspn(rest + 1, "0123456789") == strlen(rest + 1))) {
-            *base_len = dot - name;
-            return TRUE;
-        }
-        dot = strstr(dot + 1, ".cold");
-    }
-    return FALSE;
-}
-
 /* Index of the symbol containing addr (the first of an alias group), or -1. */
 static gssize
 sym_at(const VObj *o, guint64 addr)
@@ -294,42 +271,33 @@ read_syms(HapvmVisibility *v, VObj *o, Elf *elf, const SecInfo *si, size_t nsec,
         { "__entry_text_start", "__entry_text_end" },
         { "__cpuidle_text_start", "__cpuidle_text_end" },
     };
-    Elf_Scn *scn = NULL;
+    GElf_Shdr shdr;
+    gsize nsyms = 0;
+    Elf_Data *data = hapvm_dwarf_symtab(elf, &shdr, &nsyms);
 
-    while ((scn = elf_nextscn(elf, scn))) {
-        GElf_Shdr shdr;
-        Elf_Data *data;
+    for (gsize i = 1; data && i < nsyms; i++) {
+        GElf_Sym s;
+        const char *name;
 
-        if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_SYMTAB)
+        if (!gelf_getsym(data, i, &s) || !(name = elf_strptr(elf, shdr.sh_link, s.st_name)) || !name[0])
             continue;
-        data = elf_getdata(scn, NULL);
-        if (!data || !shdr.sh_entsize)
-            break;
-        for (gsize i = 1; i < shdr.sh_size / shdr.sh_entsize; i++) {
-            GElf_Sym s;
-            const char *name;
-
-            if (!gelf_getsym(data, i, &s) || !(name = elf_strptr(elf, shdr.sh_link, s.st_name)) || !name[0])
-                continue;
-            if (!o->is_rel && s.st_shndx != SHN_UNDEF) {
-                if (strcmp(name, "__start_mcount_loc") == 0)
-                    mcount[0] = s.st_value;
-                else if (strcmp(name, "__stop_mcount_loc") == 0)
-                    mcount[1] = s.st_value;
-                for (int r = 0; r < 3; r++)
-                    for (int e = 0; e < 2; e++)
-                        if (strcmp(name, ranges[r][e]) == 0)
-                            o->noinstr[r][e] = s.st_value;
-            }
-            if (GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0 || s.st_shndx == SHN_UNDEF ||
-                s.st_shndx >= nsec || !si[s.st_shndx].text)
-                continue;
-            VSym sym = { .start = si[s.st_shndx].base + s.st_value, .name = g_string_chunk_insert_const(v->strings, name),
-                         .init = si[s.st_shndx].init, .noinstr = si[s.st_shndx].noinstr, .fclass = -1 };
-            sym.end = sym.start + s.st_size;
-            g_array_append_val(syms, sym);
+        if (!o->is_rel && s.st_shndx != SHN_UNDEF) {
+            if (strcmp(name, "__start_mcount_loc") == 0)
+                mcount[0] = s.st_value;
+            else if (strcmp(name, "__stop_mcount_loc") == 0)
+                mcount[1] = s.st_value;
+            for (int r = 0; r < 3; r++)
+                for (int e = 0; e < 2; e++)
+                    if (strcmp(name, ranges[r][e]) == 0)
+                        o->noinstr[r][e] = s.st_value;
         }
-        break;
+        if (GELF_ST_TYPE(s.st_info) != STT_FUNC || s.st_size == 0 || s.st_shndx == SHN_UNDEF ||
+            s.st_shndx >= nsec || !si[s.st_shndx].text)
+            continue;
+        VSym sym = { .start = si[s.st_shndx].base + s.st_value, .name = g_string_chunk_insert_const(v->strings, name),
+                     .init = si[s.st_shndx].init, .noinstr = si[s.st_shndx].noinstr, .fclass = -1 };
+        sym.end = sym.start + s.st_size;
+        g_array_append_val(syms, sym);
     }
     if (syms->len == 0) {
         g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_PARSE, "%s: no function symbols (stripped?)", path);
@@ -343,7 +311,7 @@ read_syms(HapvmVisibility *v, VObj *o, Elf *elf, const SecInfo *si, size_t nsec,
         gsize base;
 
         s->owner = i;
-        s->cold = cold_base(s->name, &base);
+        s->cold = hapvm_dwarf_cold_base(s->name, &base);
         if (i && s->start == o->syms[i - 1].start) {
             s->alias = 1;
             s->owner = o->syms[i - 1].alias ? o->syms[i - 1].owner : (gint32)(i - 1);
@@ -454,46 +422,6 @@ bad:
 /* ------------------------------------------------------------------------ */
 /* Units */
 
-static gsize
-rows_lower_bound(const VRow *rows, gsize n, guint64 addr)
-{
-    gsize lo = 0, hi = n;
-
-    while (lo < hi) {
-        gsize mid = lo + (hi - lo) / 2;
-
-        if (rows[mid].addr < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static gsize
-syms_lower_bound(const VSym *syms, gsize n, guint64 addr)
-{
-    gsize lo = 0, hi = n;
-
-    while (lo < hi) {
-        gsize mid = lo + (hi - lo) / 2;
-
-        if (syms[mid].start < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static int
-cmp_vrow(const void *pa, const void *pb)
-{
-    const VRow *a = pa, *b = pb;
-
-    return a->addr < b->addr ? -1 : a->addr > b->addr;
-}
-
 static HapvmVisFunc
 func_class(VSym *s)
 {
@@ -586,8 +514,7 @@ process_cu(HapvmVisibility *v, VObj *o, Dwarf_Die *cudie, Dwarf_Addr bias)
     Dwarf_Lines *lines;
     Dwarf_Files *files;
     size_t nlines, nfiles;
-    VRow *rows;
-    gboolean sorted = TRUE;
+    HapvmDwarfRow *rows;
     const guint32 *cs;
     guint ncs;
 
@@ -601,28 +528,8 @@ process_cu(HapvmVisibility *v, VObj *o, Dwarf_Die *cudie, Dwarf_Addr bias)
         g_ptr_array_add(v->canon, src ? vis_file(v, src) : NULL);
     }
     g_array_set_size(v->rows, nlines);
-    rows = (VRow *)v->rows->data;
-    for (size_t i = 0; i < nlines; i++) {
-        Dwarf_Line *l = dwarf_onesrcline(lines, i);
-        Dwarf_Addr a = 0;
-        Dwarf_Files *lf;
-        size_t fi = G_MAXUINT32;
-        int lineno = 0;
-        bool end = false, stmt = false;
-
-        dwarf_lineaddr(l, &a);
-        dwarf_lineno(l, &lineno);
-        dwarf_lineendsequence(l, &end);
-        dwarf_linebeginstatement(l, &stmt);
-        if (dwarf_line_file(l, &lf, &fi) != 0)
-            fi = G_MAXUINT32;
-        rows[i] = (VRow){ .addr = a + bias, .line = lineno > 0 ? (guint32)lineno : 0, .file = fi, .endseq = end,
-                          .stmt = stmt };
-        if (i && rows[i].addr < rows[i - 1].addr)
-            sorted = FALSE;
-    }
-    if (!sorted)
-        qsort(rows, nlines, sizeof(VRow), cmp_vrow);
+    rows = (HapvmDwarfRow *)v->rows->data;
+    hapvm_dwarf_rows_read(lines, nlines, bias, rows);
 
     /* The unit's functions: symbols starting in its ranges (as the line index). */
     g_array_set_size(v->cu_syms, 0);
@@ -631,8 +538,8 @@ process_cu(HapvmVisibility *v, VObj *o, Dwarf_Die *cudie, Dwarf_Addr bias)
         ptrdiff_t off = 0;
 
         while ((off = dwarf_ranges(cudie, off, &base, &lo, &hi)) > 0)
-            for (gsize s = syms_lower_bound(o->syms, o->nsyms, lo + bias); s < o->nsyms && o->syms[s].start < hi + bias;
-                 s++)
+            for (gsize s = hapvm_dwarf_lower_bound(o->syms, o->nsyms, sizeof(VSym), lo + bias);
+                 s < o->nsyms && o->syms[s].start < hi + bias; s++)
                 if (!o->syms[s].claimed) {
                     guint32 si = s;
 
@@ -644,18 +551,16 @@ process_cu(HapvmVisibility *v, VObj *o, Dwarf_Die *cudie, Dwarf_Addr bias)
     ncs = v->cu_syms->len;
     for (guint k = 0; k < ncs; k++) {
         VSym *s = &o->syms[cs[k]];
-        gsize first = rows_lower_bound(rows, nlines, s->start);
+        gssize first = hapvm_dwarf_rows_first_stmt(rows, nlines, s->start, s->end);
 
-        while (first < nlines && (rows[first].endseq || !rows[first].stmt) && rows[first].addr < s->end)
-            first++;
-        if (first < nlines && rows[first].addr < s->end && rows[first].file < v->canon->len)
+        if (first >= 0 && rows[first].file < v->canon->len)
             s->own = g_ptr_array_index(v->canon, rows[first].file);
     }
     for (guint k = 0; k < ncs; k++) {
         VSym *s = &o->syms[cs[k]];
         gsize base;
 
-        if (!s->cold || s->alias || !cold_base(s->name, &base))
+        if (!s->cold || s->alias || !hapvm_dwarf_cold_base(s->name, &base))
             continue;
         s->orphan_cold = 1;
         for (guint m = 0; m < ncs; m++) {
@@ -672,7 +577,7 @@ process_cu(HapvmVisibility *v, VObj *o, Dwarf_Die *cudie, Dwarf_Addr bias)
 
     /* Every statement row: the class of the code it lies in. */
     for (size_t i = 0; i < nlines; i++) {
-        const VRow *r = &rows[i];
+        const HapvmDwarfRow *r = &rows[i];
         VisFile *f;
         gssize si;
         VSym *fn;
@@ -741,8 +646,6 @@ do_vmlinux(HapvmVisibility *v, const char *path, const HapvmKernelInfo *kernel, 
     g_autofree SecInfo *si = NULL;
     size_t nsec = 0, hsz;
     guint64 mcount[2] = { 0, 0 };
-    const void *id;
-    ssize_t idlen;
     Dwarf_Off off = 0, next;
     gboolean ok = FALSE, more = TRUE;
 
@@ -752,16 +655,9 @@ do_vmlinux(HapvmVisibility *v, const char *path, const HapvmKernelInfo *kernel, 
                     fd < 0 ? g_strerror(errno) : elf_errmsg(-1));
         goto out;
     }
-    if ((idlen = dwelf_elf_gnu_build_id(elf, &id)) <= 0) {
+    if (!(v->build_id = hapvm_dwarf_build_id(elf))) {
         g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_BUILD_ID_MISMATCH, "%s has no GNU build-id note", path);
         goto out;
-    }
-    {
-        GString *hex = g_string_sized_new(idlen * 2);
-
-        for (ssize_t i = 0; i < idlen; i++)
-            g_string_append_printf(hex, "%02x", ((const guint8 *)id)[i]);
-        v->build_id = g_string_free(hex, FALSE);
     }
     if (kernel->build_id && g_ascii_strcasecmp(v->build_id, kernel->build_id) != 0) {
         g_autofree char *pkg = hapvm_debuginfo_package(kernel->release);
@@ -808,16 +704,6 @@ out:
     return ok;
 }
 
-static char *
-module_name_of(const char *ko)
-{
-    g_autofree char *base = g_path_get_basename(ko);
-    char *name = g_strndup(base, strlen(base) - 3);
-
-    g_strdelimit(name, "-", '_');
-    return name;
-}
-
 /* A .ko that cannot be read is left out with a warning, as in the index. */
 static void
 do_module(HapvmVisibility *v, const char *path)
@@ -828,7 +714,7 @@ do_module(HapvmVisibility *v, const char *path)
         .section_address = dwfl_offline_section_address,
         .debuginfo_path = &no_path,
     };
-    g_autofree char *name = module_name_of(path);
+    g_autofree char *name = hapvm_dwarf_module_name(path);
     g_autoptr(GError) error = NULL;
     g_autofree SecInfo *si = NULL;
     Dwfl *dwfl = dwfl_begin(&cb);
@@ -975,7 +861,7 @@ hapvm_visibility_measure(const HapvmKernelInfo *kernel, const char *debuginfo, G
     v->buckets = g_array_new(FALSE, FALSE, sizeof(HapvmVisBucket));
     v->objects = g_array_new(FALSE, FALSE, sizeof(HapvmVisObject));
     v->canon = g_ptr_array_new();
-    v->rows = g_array_new(FALSE, FALSE, sizeof(VRow));
+    v->rows = g_array_new(FALSE, FALSE, sizeof(HapvmDwarfRow));
     v->cu_syms = g_array_new(FALSE, FALSE, sizeof(guint32));
     v->total.name = "all";
     elf_version(EV_CURRENT);

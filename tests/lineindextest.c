@@ -2,9 +2,10 @@
  * counts of the lab kernel (Debian 6.1.0-56-amd64, 6.1.192-2) checked against
  * numbers derived without the code under test.
  *
- * The debuginfo is the lab's (tests/lab/debuginfo fetches and extracts it on
- * first use, into $HAPVM_LAB_CACHE/dbg-<release>); $HAPVM_TEST_DEBUGINFO
- * overrides the path.  These tests fail, never skip, when it cannot be had. */
+ * The debuginfo is the lab's (labdebuginfo.c: tests/lab/debuginfo fetches
+ * and extracts it on first use, into $HAPVM_LAB_CACHE/dbg-<release>);
+ * $HAPVM_TEST_DEBUGINFO overrides the path.  These tests fail, never skip,
+ * when it cannot be had. */
 #include <dwarf.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,10 +18,7 @@
 #include "hapvm-error.h"
 #include "hapvm-ksyms.h"
 #include "hapvm-lineindex.h"
-
-#define LAB_RELEASE "6.1.0-56-amd64"
-/* From tests/kerneltest.c: readelf -n on the lab vmlinux. */
-#define LAB_BUILD_ID "eb4fbcd037e7253717950bf2b93bd5566f47c56f"
+#include "labdebuginfo.h"
 
 /* ------------------------------------------------------------------------ */
 /* Pure functions */
@@ -100,33 +98,6 @@ test_source_path(void)
 
 /* ------------------------------------------------------------------------ */
 /* The lab kernel's debuginfo */
-
-static char *debuginfo_dir;
-
-static const char *
-lab_debuginfo(void)
-{
-    if (!debuginfo_dir) {
-        const char *env = g_getenv("HAPVM_TEST_DEBUGINFO");
-
-        if (env) {
-            debuginfo_dir = g_strdup(env);
-        } else {
-            g_autofree char *script = g_test_build_filename(G_TEST_DIST, "lab", "debuginfo", NULL);
-            char *argv[] = { script, NULL };
-            g_autofree char *out = NULL;
-            g_autoptr(GError) error = NULL;
-            int status = 0;
-
-            g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, &out, NULL,
-                                       &status, &error));
-            g_assert_no_error(error);
-            g_assert_true(g_spawn_check_wait_status(status, NULL));
-            debuginfo_dir = g_strdup(g_strstrip(out));
-        }
-    }
-    return debuginfo_dir;
-}
 
 static HapvmKernelInfo lab_kernel = { (char *)LAB_RELEASE, (char *)LAB_BUILD_ID };
 static HapvmLineIndex *lab_index;
@@ -665,6 +636,6 @@ main(int argc, char **argv)
     g_clear_pointer(&lab_index, hapvm_line_index_free);
     rm_rf(cache_root);
     g_free(cache_root);
-    g_free(debuginfo_dir);
+    lab_debuginfo_free();
     return rc;
 }

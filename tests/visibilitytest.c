@@ -6,7 +6,7 @@
  * source (noinstr, notrace, Makefiles that drop -pg) or from arithmetic that
  * must hold whatever the numbers.
  *
- * The debuginfo is fetched as in lineindextest.c (tests/lab/debuginfo;
+ * The debuginfo is fetched by labdebuginfo.c (tests/lab/debuginfo;
  * $HAPVM_TEST_DEBUGINFO overrides).  These tests fail, never skip, when it
  * cannot be had. */
 #include <fcntl.h>
@@ -17,9 +17,7 @@
 
 #include "hapvm-error.h"
 #include "hapvm-visibility.h"
-
-#define LAB_RELEASE "6.1.0-56-amd64"
-#define LAB_BUILD_ID "eb4fbcd037e7253717950bf2b93bd5566f47c56f"
+#include "labdebuginfo.h"
 
 static const char *const lab_modules[][2] = {
     { "kvm", "arch/x86/kvm/kvm.ko" },
@@ -29,35 +27,9 @@ static const char *const lab_modules[][2] = {
     { "vhost_net", "drivers/vhost/vhost_net.ko" },
 };
 
-static char *debuginfo_dir;
 static char *subset_dir;
 static HapvmVisibility *vis;
 static HapvmKernelInfo lab_kernel = { (char *)LAB_RELEASE, (char *)LAB_BUILD_ID };
-
-static const char *
-lab_debuginfo(void)
-{
-    if (!debuginfo_dir) {
-        const char *env = g_getenv("HAPVM_TEST_DEBUGINFO");
-
-        if (env) {
-            debuginfo_dir = g_strdup(env);
-        } else {
-            g_autofree char *script = g_test_build_filename(G_TEST_DIST, "lab", "debuginfo", NULL);
-            char *argv[] = { script, NULL };
-            g_autofree char *out = NULL;
-            g_autoptr(GError) error = NULL;
-            int status = 0;
-
-            g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL, &out, NULL,
-                                       &status, &error));
-            g_assert_no_error(error);
-            g_assert_true(g_spawn_check_wait_status(status, NULL));
-            debuginfo_dir = g_strdup(g_strstrip(out));
-        }
-    }
-    return debuginfo_dir;
-}
 
 static char *
 lab_path(const char *rel)
@@ -478,6 +450,6 @@ main(int argc, char **argv)
     g_clear_pointer(&vis, hapvm_visibility_free);
     rm_links(subset_dir);
     g_free(subset_dir);
-    g_free(debuginfo_dir);
+    lab_debuginfo_free();
     return rc;
 }

@@ -5,60 +5,13 @@
 
 #include "hapvm-error.h"
 #include "hapvm-xen-domain.h"
-
-typedef struct {
-    GArray *infos;          /* HapvmXenDomInfo */
-    GHashTable *store;      /* xenstore path → value */
-    const char *fail_path;  /* a read of this path fails */
-    gboolean fail_list;
-    gboolean *closed;
-} Fake;
-
-static gboolean
-fake_list(gpointer self, GArray *out, GError **error)
-{
-    Fake *f = self;
-
-    if (f->fail_list) {
-        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_NOT_ROOT, "xc_domain_getinfolist: Operation not permitted");
-        return FALSE;
-    }
-    g_array_append_vals(out, f->infos->data, f->infos->len);
-    return TRUE;
-}
-
-static char *
-fake_read(gpointer self, const char *path, GError **error)
-{
-    Fake *f = self;
-
-    if (f->fail_path && strcmp(path, f->fail_path) == 0) {
-        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED, "xenstore read %s: Connection reset", path);
-        return NULL;
-    }
-    return g_strdup(g_hash_table_lookup(f->store, path));
-}
-
-static void
-fake_close(gpointer self)
-{
-    Fake *f = self;
-
-    if (f->closed)
-        *f->closed = TRUE;
-    g_array_unref(f->infos);
-    g_hash_table_unref(f->store);
-    g_free(f);
-}
-
-static const HapvmXenSysOps fake_ops = { fake_list, fake_read, fake_close, NULL };
+#include "xenfake.h"
 
 /* dom0, "web" (3, PV, running), "db" (12, HVM, QEMU 2000), "old" (14,
  * dying), "gone" (15, shut down), 16 without a name in xenstore. */
 static HapvmXenSys *
-fake_sys(Fake **out)
+fake_sys(XenFake **out)
 {
-    Fake *f = g_new0(Fake, 1);
     static const HapvmXenDomInfo infos[] = {
         { .domid = 0, .running = TRUE, .n_online_vcpus = 2 },
         { .domid = 3, .running = TRUE, .n_online_vcpus = 1 },
@@ -79,14 +32,7 @@ fake_sys(Fake **out)
         { "/local/domain/16/image/device-model-pid", "abc" },
     };
 
-    f->infos = g_array_new(FALSE, FALSE, sizeof(HapvmXenDomInfo));
-    g_array_append_vals(f->infos, infos, G_N_ELEMENTS(infos));
-    f->store = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    for (guint i = 0; i < G_N_ELEMENTS(kv); i++)
-        g_hash_table_insert(f->store, g_strdup(kv[i][0]), g_strdup(kv[i][1]));
-    if (out)
-        *out = f;
-    return hapvm_xen_sys_new(&fake_ops, f);
+    return xen_fake_new(infos, G_N_ELEMENTS(infos), kv, G_N_ELEMENTS(kv), XEN_FAKE_COVERAGE_ABSENT, out);
 }
 
 static HapvmXenDomain *
@@ -153,7 +99,7 @@ test_lookup(void)
 static void
 test_lookup_errors(void)
 {
-    Fake *f;
+    XenFake *f;
     g_autoptr(HapvmXenSys) sys = fake_sys(&f);
 
     lookup_fails(sys, "nosuch", HAPVM_ERROR_NO_DOMAIN, "no Xen domain named 'nosuch'");
@@ -186,7 +132,7 @@ static void
 test_list(void)
 {
     gboolean closed = FALSE;
-    Fake *f;
+    XenFake *f;
     HapvmXenSys *sys = fake_sys(&f);
     g_autoptr(GError) error = NULL;
 

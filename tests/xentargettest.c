@@ -10,65 +10,13 @@
 #include "hapvm-error.h"
 #include "hapvm-json.h"
 #include "hapvm-xen-target.h"
-
-typedef struct {
-    GArray *infos;        /* HapvmXenDomInfo */
-    GHashTable *store;
-    int cov_mode;         /* 0 none (EOPNOTSUPP), 1 works */
-    guint cov_resets, cov_reads;
-} Fake;
-
-static gboolean
-fake_list(gpointer self, GArray *out, GError **error)
-{
-    Fake *f = self;
-
-    g_array_append_vals(out, f->infos->data, f->infos->len);
-    return TRUE;
-}
-
-static char *
-fake_read(gpointer self, const char *path, GError **error)
-{
-    return g_strdup(g_hash_table_lookup(((Fake *)self)->store, path));
-}
-
-static void
-fake_close(gpointer self)
-{
-    Fake *f = self;
-
-    g_array_unref(f->infos);
-    g_hash_table_unref(f->store);
-    g_free(f);
-}
-
-static gboolean
-fake_coverage(gpointer self, HapvmXenCoverageOp op, GByteArray *out, GError **error)
-{
-    Fake *f = self;
-
-    if (f->cov_mode == 0) {
-        g_set_error(error, HAPVM_ERROR, HAPVM_ERROR_FAILED, "this Xen is built without coverage (fake)");
-        return FALSE;
-    }
-    if (op == HAPVM_XEN_COVERAGE_RESET)
-        f->cov_resets++;
-    if (op == HAPVM_XEN_COVERAGE_READ) {
-        f->cov_reads++;
-        g_byte_array_append(out, (const guint8 *)"XCOV-data", 9);
-    }
-    return TRUE;
-}
-
-static const HapvmXenSysOps fake_ops = { fake_list, fake_read, fake_close, fake_coverage };
+#include "xenfake.h"
 
 /* dom0; 3 "web" (PV), 12 "db" (HVM, QEMU 2000), 31 "decoy"; and 2 for the
  * xentrace scenario's PV domain. */
 static HapvmXenSys *
-fake_sys(Fake **out)
+fake_sys(XenFake **out)
 {
-    Fake *f = g_new0(Fake, 1);
     static const HapvmXenDomInfo infos[] = {
         { .domid = 0, .running = TRUE }, { .domid = 2, .running = TRUE }, { .domid = 3, .running = TRUE },
         { .domid = 12, .running = TRUE, .hvm = TRUE }, { .domid = 31, .running = TRUE },
@@ -84,18 +32,11 @@ fake_sys(Fake **out)
         { "/local/domain/31/name", "decoy" },
     };
 
-    f->infos = g_array_new(FALSE, FALSE, sizeof(HapvmXenDomInfo));
-    g_array_append_vals(f->infos, infos, G_N_ELEMENTS(infos));
-    f->store = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    for (guint i = 0; i < G_N_ELEMENTS(kv); i++)
-        g_hash_table_insert(f->store, g_strdup(kv[i][0]), g_strdup(kv[i][1]));
-    if (out)
-        *out = f;
-    return hapvm_xen_sys_new(&fake_ops, f);
+    return xen_fake_new(infos, G_N_ELEMENTS(infos), kv, G_N_ELEMENTS(kv), XEN_FAKE_COVERAGE_UNSUPPORTED, out);
 }
 
 static HapvmXenTarget *
-open_ok(const char *what, Fake **f)
+open_ok(const char *what, XenFake **f)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *root = g_test_build_filename(G_TEST_DIST, "data", "xen", "proc-6.1", NULL);
@@ -118,7 +59,7 @@ has_tid(const GArray *a, guint32 tid, HapvmRole role)
 static void
 test_refresh(void)
 {
-    Fake *f;
+    XenFake *f;
     g_autoptr(HapvmXenTarget) t = open_ok("web", &f);
     g_autoptr(GArray) fresh = g_array_new(FALSE, FALSE, sizeof(HapvmXenTask));
     g_autoptr(GError) error = NULL;
@@ -173,7 +114,7 @@ test_refresh(void)
 static void
 test_refresh_errors(void)
 {
-    Fake *f;
+    XenFake *f;
     g_autoptr(GError) error = NULL;
     g_autoptr(GArray) fresh = g_array_new(FALSE, FALSE, sizeof(HapvmXenTask));
 
@@ -255,7 +196,7 @@ write_script(const char *dir, const char *name, const char *body)
 static void
 test_xentrace(void)
 {
-    Fake *f;
+    XenFake *f;
     g_autoptr(HapvmXenTarget) t = open_ok("two", &f);
     g_autofree char *dir = g_dir_make_tmp("hapvm-xt-XXXXXX", NULL);
     g_autofree char *scen = g_test_build_filename(G_TEST_DIST, "data", "xen", "scenario.xentrace", NULL);
@@ -353,7 +294,7 @@ test_xentrace_unavailable(void)
 static void
 test_coverage(void)
 {
-    Fake *f;
+    XenFake *f;
     g_autoptr(JsonNode) keep = NULL;
     g_autofree char *dir = g_dir_make_tmp("hapvm-cov-XXXXXX", NULL);
     g_autofree char *file = g_build_filename(dir, "xen.cov", NULL);
@@ -370,7 +311,7 @@ test_coverage(void)
     {
         g_autoptr(HapvmXenTarget) t = open_ok("web", &f);
         g_autofree char *got = NULL;
-        f->cov_mode = 1;
+        f->coverage = XEN_FAKE_COVERAGE_WORKS;
         hapvm_xen_target_coverage_begin(t, file);
         g_assert_cmpuint(f->cov_resets, ==, 1);
         hapvm_xen_target_coverage_end(t);
