@@ -387,7 +387,13 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         hapvm_measurement_get_syscall_pauses(m, &sp);
         for (guint i = 0; sp.from_functions && i < sp.from_functions->len; i++) {
             const HapvmSyscallByFunction *e = &g_array_index(sp.from_functions, HapvmSyscallByFunction, i);
-            if (e->nr < 0)
+            guint64 counted = 0;
+
+            if (e->nr < 0 || e->nr >= HAPVM_MAX_SYSCALL)
+                continue;
+            for (guint r = 0; r < HAPVM_N_ROLES; r++)
+                counted += hapvm_decoder_get_syscalls(dec, r)[e->nr];
+            if (counted) /* counted after the resume: in the list above */
                 continue;
             json_builder_begin_object(b);
             set_int(b, "nr", e->nr);
