@@ -202,7 +202,7 @@ test_xentrace(void)
     g_autofree char *scen = g_test_build_filename(G_TEST_DIST, "data", "xen", "scenario.xentrace", NULL);
     g_autofree char *body = g_strdup_printf(
         "#!/bin/sh\n"
-        "[ \"$*\" = \"-D -e 0x003af000 -S 256\" ] || { echo \"bad args: $*\" >&2; exit 2; }\n"
+        "[ \"$*\" = \"-D -e 0x003af000 -S 256 /dev/stdout\" ] || { echo \"bad args: $*\" >&2; exit 2; }\n"
         "trap 'exit 0' INT\n"
         "cat '%s'\n"
         "while :; do sleep 0.05; done\n", scen);
@@ -275,6 +275,22 @@ test_xentrace_unavailable(void)
         g_autofree char *missing = g_build_filename(dir, "nope", NULL);
         g_assert_false(hapvm_xen_target_start_xentrace(t, missing));
         g_assert_nonnull(strstr(t->xentrace_unavailable, "xen-utils"));
+    }
+    /* Xen 4.17's xentrace without an output file: its usage on stdout,
+     * status 1, after the start check (slow dom0), saving on. */
+    {
+        g_autoptr(HapvmXenTarget) t = open_ok("two", NULL);
+        g_autofree char *xt = write_script(dir, "xentrace-usage",
+                                           "#!/bin/sh\nsleep 1\necho 'Usage: xentrace [OPTION...] [output file]'\n"
+                                           "exit 1\n");
+        t->xentrace_save = g_build_filename(dir, "usage.bin", NULL);
+        g_assert_true(hapvm_xen_target_start_xentrace(t, xt));
+        g_usleep(1500000);
+        hapvm_xen_target_stop_xentrace(t);
+        g_assert_nonnull(t->reader_error);
+        g_test_message("%s", t->reader_error);
+        JsonObject *vm = vm_json(t, &keep);
+        g_assert_nonnull(hapvm_json_object(vm, "xentrace"));
     }
     /* Garbage on stdout: the parse error is kept, xentrace is still
      * drained and stopped. */
