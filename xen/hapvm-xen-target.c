@@ -408,8 +408,7 @@ hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path)
     }
     unlink(tmpl);
     /* vfork: the child only execs, so hapvm's address space (line index,
-     * buffers) is not copied; in the Xen lab's emulated PV dom0 a forked
-     * hapvm's heap was corrupted after copy-on-write (5 runs of 5). */
+     * buffers) is not copied for it. */
     pid = vfork();
     if (pid < 0) {
         t->xentrace_unavailable = g_strdup_printf("cannot start xentrace: vfork: %s", g_strerror(errno));
