@@ -202,9 +202,10 @@ test_xentrace(void)
     g_autofree char *scen = g_test_build_filename(G_TEST_DIST, "data", "xen", "scenario.xentrace", NULL);
     g_autofree char *body = g_strdup_printf(
         "#!/bin/sh\n"
-        "[ \"$*\" = \"-D -e 0x003af000 -S 256 /dev/stdout\" ] || { echo \"bad args: $*\" >&2; exit 2; }\n"
+        "[ \"$1 $2 $3 $4 $5\" = \"-D -e 0x003af000 -S 256\" ] && [ -f \"$6\" ] || "
+        "{ echo \"bad args: $*\" >&2; exit 2; }\n"
         "trap 'exit 0' INT\n"
-        "cat '%s'\n"
+        "cat '%s' > \"$6\"\n"
         "while :; do sleep 0.05; done\n", scen);
     g_autofree char *xt = write_script(dir, "xentrace", body);
     gsize len;
@@ -289,6 +290,8 @@ test_xentrace_unavailable(void)
         hapvm_xen_target_stop_xentrace(t);
         g_assert_nonnull(t->reader_error);
         g_test_message("%s", t->reader_error);
+        g_assert_nonnull(strstr(t->reader_error, "status 1: Usage: xentrace"));
+        g_assert_cmpuint(t->xentrace_bytes, ==, 0);
         JsonObject *vm = vm_json(t, &keep);
         g_assert_nonnull(hapvm_json_object(vm, "xentrace"));
     }
@@ -297,7 +300,7 @@ test_xentrace_unavailable(void)
     {
         g_autoptr(HapvmXenTarget) t = open_ok("two", NULL);
         g_autofree char *xt = write_script(dir, "xentrace-junk",
-                                           "#!/bin/sh\ntrap 'exit 0' INT\nhead -c 100000 /dev/zero | tr '\\0' 'x'\n"
+                                           "#!/bin/sh\ntrap 'exit 0' INT\nhead -c 100000 /dev/zero | tr '\\0' 'x' > \"$6\"\n"
                                            "while :; do sleep 0.05; done\n");
         g_assert_true(hapvm_xen_target_start_xentrace(t, xt));
         hapvm_xen_target_stop_xentrace(t);

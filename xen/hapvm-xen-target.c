@@ -49,6 +49,7 @@ hapvm_xen_target_free(HapvmXenTarget *t)
     hapvm_xen_trace_free(t->trace);
     g_free(t->xentrace_path);
     g_free(t->xentrace_save);
+    g_free(t->xentrace_out);
     g_free(t->xentrace_unavailable);
     g_free(t->reader_error);
     g_free(t->coverage_unavailable);
@@ -88,7 +89,6 @@ hapvm_xen_target_open(HapvmXenSys *sys, const char *what, const char *proc_root,
     t->xentrace_fd = -1;
     t->xentrace_err_fd = -1;
     t->xentrace_lock_fd = -1;
-    t->xentrace_save_fd = -1;
     t->proc_root = g_strdup(proc_root);
     t->tasks = g_array_new(FALSE, FALSE, sizeof(HapvmXenTask));
     t->seen = g_hash_table_new(NULL, NULL);
@@ -284,6 +284,8 @@ find_xentrace(void)
     return NULL;
 }
 
+/* Follows xentrace's output file: reads what is there, sleeps 50 ms at its
+ * end while xentrace runs, and reads to the end once it has stopped. */
 static gpointer
 reader_main(gpointer data)
 {
@@ -292,39 +294,40 @@ reader_main(gpointer data)
     g_autofree guint8 *buf = g_malloc(size);
 
     for (;;) {
+        gboolean done = g_atomic_int_get(&t->xentrace_done);
         ssize_t n = read(t->xentrace_fd, buf, size);
-        if (n == 0)
-            break;
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
             if (!t->reader_error)
-                t->reader_error = g_strdup_printf("reading xentrace's output: %s", g_strerror(errno));
+                t->reader_error = g_strdup_printf("reading xentrace's output %s: %s", t->xentrace_out,
+                                                  g_strerror(errno));
             break;
+        }
+        if (n == 0) {
+            if (done)
+                break; /* ended before this read: nothing more comes */
+            g_usleep(50000);
+            continue;
         }
         t->xentrace_bytes += (guint64)n;
-        if (t->xentrace_save_fd >= 0) {
-            for (ssize_t off = 0; off < n;) {
-                ssize_t w = write(t->xentrace_save_fd, buf + off, (size_t)(n - off));
-                if (w < 0 && errno == EINTR)
-                    continue;
-                if (w <= 0) {
-                    if (!t->reader_error)
-                        t->reader_error = g_strdup_printf("writing %s: %s", t->xentrace_save, g_strerror(errno));
-                    close(t->xentrace_save_fd);
-                    t->xentrace_save_fd = -1;
-                    break;
-                }
-                off += w;
-            }
-        }
         if (!t->reader_error) {
             g_autoptr(GError) e = NULL;
             if (!hapvm_xen_trace_feed(t->trace, buf, (gsize)n, &e))
-                t->reader_error = g_strdup(e->message); /* go on draining: xentrace must not block */
+                t->reader_error = g_strdup(e->message); /* go on reading: the byte count stays right */
         }
     }
     return NULL;
+}
+
+static void
+reader_join(HapvmXenTarget *t)
+{
+    g_atomic_int_set(&t->xentrace_done, 1);
+    if (t->reader) {
+        g_thread_join(t->reader);
+        t->reader = NULL;
+    }
 }
 
 static char *
@@ -378,12 +381,28 @@ claim_xentrace(HapvmXenTarget *t)
     return TRUE;
 }
 
+/* Close xentrace's files; its output goes unless the user keeps it. */
+static void
+xentrace_files_close(HapvmXenTarget *t)
+{
+    if (t->xentrace_fd >= 0) {
+        close(t->xentrace_fd);
+        t->xentrace_fd = -1;
+    }
+    if (t->xentrace_err_fd >= 0) {
+        close(t->xentrace_err_fd);
+        t->xentrace_err_fd = -1;
+    }
+    if (t->xentrace_out && !t->xentrace_save)
+        unlink(t->xentrace_out);
+}
+
 gboolean
 hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path)
 {
-    int p[2];
     char tmpl[] = "/tmp/hapvm-xentrace-XXXXXX";
     pid_t pid;
+    int out;
 
     t->xentrace_path = path ? g_strdup(path) : find_xentrace();
     if (!t->xentrace_path || !g_file_test(t->xentrace_path, G_FILE_TEST_IS_EXECUTABLE)) {
@@ -395,15 +414,24 @@ hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path)
     if (!claim_xentrace(t))
         return FALSE;
     if (t->xentrace_save) {
-        t->xentrace_save_fd = open(t->xentrace_save, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (t->xentrace_save_fd < 0) {
-            t->xentrace_unavailable = g_strdup_printf("cannot write %s: %s", t->xentrace_save, g_strerror(errno));
-            return FALSE;
-        }
+        t->xentrace_out = g_strdup(t->xentrace_save);
+        out = open(t->xentrace_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    } else {
+        /* Removed at stop; a crashed hapvm leaves it in /tmp. */
+        t->xentrace_out = g_build_filename(g_get_tmp_dir(), "hapvm-xentrace-XXXXXX.bin", NULL);
+        out = g_mkstemp_full(t->xentrace_out, O_WRONLY | O_CLOEXEC, 0600);
     }
+    if (out < 0) {
+        t->xentrace_unavailable = g_strdup_printf("cannot write %s: %s", t->xentrace_out, g_strerror(errno));
+        g_clear_pointer(&t->xentrace_out, g_free);
+        return FALSE;
+    }
+    close(out);
+    t->xentrace_fd = open(t->xentrace_out, O_RDONLY | O_CLOEXEC);
     t->xentrace_err_fd = mkostemp(tmpl, O_CLOEXEC);
-    if (t->xentrace_err_fd < 0 || pipe2(p, O_CLOEXEC) != 0) {
+    if (t->xentrace_fd < 0 || t->xentrace_err_fd < 0) {
         t->xentrace_unavailable = g_strdup_printf("cannot start xentrace: %s", g_strerror(errno));
+        xentrace_files_close(t);
         return FALSE;
     }
     unlink(tmpl);
@@ -412,18 +440,16 @@ hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path)
     pid = vfork();
     if (pid < 0) {
         t->xentrace_unavailable = g_strdup_printf("cannot start xentrace: vfork: %s", g_strerror(errno));
-        close(p[0]);
-        close(p[1]);
+        xentrace_files_close(t);
         return FALSE;
     }
     if (pid == 0) {
         /* Xen's trace buffers stay on while xentrace runs: it must not
-         * outlive us. */
+         * outlive us.  Its usage text goes to stdout: keep both. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
-        dup2(p[1], STDOUT_FILENO);
+        dup2(t->xentrace_err_fd, STDOUT_FILENO);
         dup2(t->xentrace_err_fd, STDERR_FILENO);
-        /* Xen 4.17's xentrace prints its usage without an output file. */
-        execl(t->xentrace_path, "xentrace", "-D", "-e", XENTRACE_MASK, "-S", XENTRACE_PAGES, "/dev/stdout",
+        execl(t->xentrace_path, "xentrace", "-D", "-e", XENTRACE_MASK, "-S", XENTRACE_PAGES, t->xentrace_out,
               (char *)NULL);
         /* vfork child: no stdio, no allocation. */
         static const char msg[] = "cannot run xentrace\n";
@@ -431,9 +457,7 @@ hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path)
             _exit(127);
         _exit(127);
     }
-    close(p[1]);
     t->xentrace_pid = pid;
-    t->xentrace_fd = p[0];
     t->trace = hapvm_xen_trace_new();
     t->reader = g_thread_new("hapvm-xentrace", reader_main, t);
     /* A xentrace that cannot get Xen's buffers says so at once. */
@@ -442,16 +466,14 @@ hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path)
         g_usleep(50000);
         if (waitpid(pid, &st, WNOHANG) == pid) {
             t->xentrace_pid = 0;
-            g_thread_join(t->reader);
-            t->reader = NULL;
-            close(t->xentrace_fd);
-            t->xentrace_fd = -1;
+            reader_join(t);
             g_autofree char *msg = read_err_file(t->xentrace_err_fd);
             t->xentrace_unavailable = g_strdup_printf("xentrace exited at start (%s %d): %s", WIFEXITED(st) ?
                                                       "status" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) :
                                                       WTERMSIG(st), *msg ? msg : "no message");
             hapvm_xen_trace_free(t->trace);
             t->trace = NULL;
+            xentrace_files_close(t);
             return FALSE;
         }
     }
@@ -461,6 +483,7 @@ hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path)
 void
 hapvm_xen_target_stop_xentrace(HapvmXenTarget *t)
 {
+    g_autofree char *why = NULL;
     int st = 0;
 
     if (t->xentrace_pid) {
@@ -472,33 +495,20 @@ hapvm_xen_target_stop_xentrace(HapvmXenTarget *t)
         }
         kill(t->xentrace_pid, SIGKILL);
         waitpid(t->xentrace_pid, &st, 0);
-        if (!t->reader_error)
-            t->reader_error = g_strdup("xentrace did not stop within 10 s of SIGINT and was killed");
+        why = g_strdup("xentrace did not stop within 10 s of SIGINT and was killed");
     reaped:
         t->xentrace_pid = 0;
-        if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 130)) {
+        if (!why && (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 130))) {
             g_autofree char *msg = read_err_file(t->xentrace_err_fd);
-            if (!t->reader_error)
-                t->reader_error = g_strdup_printf("xentrace ended with %s %d: %s", WIFEXITED(st) ? "status" : "signal",
-                                                  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), msg);
+            why = g_strdup_printf("xentrace ended with %s %d: %s", WIFEXITED(st) ? "status" : "signal",
+                                  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), msg);
         }
     }
-    if (t->reader) {
-        g_thread_join(t->reader);
-        t->reader = NULL;
-    }
-    if (t->xentrace_fd >= 0) {
-        close(t->xentrace_fd);
-        t->xentrace_fd = -1;
-    }
-    if (t->xentrace_err_fd >= 0) {
-        close(t->xentrace_err_fd);
-        t->xentrace_err_fd = -1;
-    }
-    if (t->xentrace_save_fd >= 0) {
-        close(t->xentrace_save_fd);
-        t->xentrace_save_fd = -1;
-    }
+    /* xentrace is gone: the reader reads its file to the end. */
+    reader_join(t);
+    if (why && !t->reader_error)
+        t->reader_error = g_steal_pointer(&why);
+    xentrace_files_close(t);
     if (t->xentrace_lock_fd >= 0) {
         close(t->xentrace_lock_fd);
         t->xentrace_lock_fd = -1;

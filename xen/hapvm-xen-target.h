@@ -32,14 +32,15 @@ typedef struct {
     char *xentrace_path;
     char *xentrace_unavailable; /* why there are no entry points */
     GPid xentrace_pid;
-    int xentrace_fd;
-    int xentrace_err_fd;   /* its stderr, a temporary file */
+    int xentrace_fd;       /* its output file, read as it grows */
+    char *xentrace_out;    /* that file (t->xentrace_save or a temporary one) */
+    gint xentrace_done;    /* atomic: xentrace has ended, read to the end */
+    int xentrace_err_fd;   /* its stdout and stderr, a temporary file */
     int xentrace_lock_fd;  /* one xentrace reader at a time */
     GThread *reader;
     char *reader_error;
     guint64 xentrace_bytes;
-    char *xentrace_save;   /* a copy of the raw stream (for xenalyze), or NULL */
-    int xentrace_save_fd;
+    char *xentrace_save;   /* keep the raw stream there (for xenalyze), or NULL */
     /* hypervisor coverage */
     char *coverage_unavailable;
     char *coverage_file;
@@ -69,8 +70,9 @@ gboolean hapvm_xen_target_refresh(HapvmXenTarget *t, GArray *fresh, GError **err
 gboolean hapvm_xen_target_scan(HapvmMeasurement *m, gpointer target, GError **error);
 
 /* Start xentrace (@path, NULL: found on PATH or in /usr/lib/xen-*\/bin)
- * streaming into the hypercall parser (and into t->xentrace_save, when
- * set, unchanged).  FALSE with t->xentrace_unavailable
+ * writing a file (t->xentrace_save when set, else a temporary file) that a
+ * thread follows into the hypercall parser.  Not a pipe: Xen 4.17's
+ * xentrace writes nothing into one.  FALSE with t->xentrace_unavailable
  * set when it cannot run; the measurement goes on without entry points. */
 gboolean hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path);
 /* Stop xentrace (SIGINT, then wait) and finish the parse. */
