@@ -89,6 +89,7 @@ hapvm_xen_target_open(HapvmXenSys *sys, const char *what, const char *proc_root,
     t->xentrace_fd = -1;
     t->xentrace_err_fd = -1;
     t->xentrace_lock_fd = -1;
+    t->xentrace_save_fd = -1;
     t->proc_root = g_strdup(proc_root);
     t->tasks = g_array_new(FALSE, FALSE, sizeof(HapvmXenTask));
     t->seen = g_hash_table_new(NULL, NULL);
@@ -311,6 +312,21 @@ reader_main(gpointer data)
             continue;
         }
         t->xentrace_bytes += (guint64)n;
+        if (t->xentrace_save_fd >= 0) {
+            for (ssize_t off = 0; off < n;) {
+                ssize_t w = write(t->xentrace_save_fd, buf + off, (size_t)(n - off));
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0) {
+                    if (!t->reader_error)
+                        t->reader_error = g_strdup_printf("writing %s: %s", t->xentrace_save, g_strerror(errno));
+                    close(t->xentrace_save_fd);
+                    t->xentrace_save_fd = -1;
+                    break;
+                }
+                off += w;
+            }
+        }
         if (!t->reader_error) {
             g_autoptr(GError) e = NULL;
             if (!hapvm_xen_trace_feed(t->trace, buf, (gsize)n, &e))
@@ -381,7 +397,7 @@ claim_xentrace(HapvmXenTarget *t)
     return TRUE;
 }
 
-/* Close xentrace's files; its output goes unless the user keeps it. */
+/* Close xentrace's files and remove its output (the copy stays). */
 static void
 xentrace_files_close(HapvmXenTarget *t)
 {
@@ -393,7 +409,11 @@ xentrace_files_close(HapvmXenTarget *t)
         close(t->xentrace_err_fd);
         t->xentrace_err_fd = -1;
     }
-    if (t->xentrace_out && !t->xentrace_save)
+    if (t->xentrace_save_fd >= 0) {
+        close(t->xentrace_save_fd);
+        t->xentrace_save_fd = -1;
+    }
+    if (t->xentrace_out)
         unlink(t->xentrace_out);
 }
 
@@ -414,16 +434,19 @@ hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path)
     if (!claim_xentrace(t))
         return FALSE;
     if (t->xentrace_save) {
-        t->xentrace_out = g_strdup(t->xentrace_save);
-        out = open(t->xentrace_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    } else {
-        /* Removed at stop; a crashed hapvm leaves it in /tmp. */
-        t->xentrace_out = g_build_filename(g_get_tmp_dir(), "hapvm-xentrace-XXXXXX.bin", NULL);
-        out = g_mkstemp_full(t->xentrace_out, O_WRONLY | O_CLOEXEC, 0600);
+        t->xentrace_save_fd = open(t->xentrace_save, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (t->xentrace_save_fd < 0) {
+            t->xentrace_unavailable = g_strdup_printf("cannot write %s: %s", t->xentrace_save, g_strerror(errno));
+            return FALSE;
+        }
     }
+    /* Removed at stop; a crashed hapvm leaves it in $TMPDIR. */
+    t->xentrace_out = g_build_filename(g_get_tmp_dir(), "hapvm-xentrace-XXXXXX.bin", NULL);
+    out = g_mkstemp_full(t->xentrace_out, O_WRONLY | O_CLOEXEC, 0600);
     if (out < 0) {
         t->xentrace_unavailable = g_strdup_printf("cannot write %s: %s", t->xentrace_out, g_strerror(errno));
         g_clear_pointer(&t->xentrace_out, g_free);
+        xentrace_files_close(t);
         return FALSE;
     }
     close(out);

@@ -33,14 +33,15 @@ typedef struct {
     char *xentrace_unavailable; /* why there are no entry points */
     GPid xentrace_pid;
     int xentrace_fd;       /* its output file, read as it grows */
-    char *xentrace_out;    /* that file (t->xentrace_save or a temporary one) */
+    char *xentrace_out;    /* that file, temporary */
     gint xentrace_done;    /* atomic: xentrace has ended, read to the end */
     int xentrace_err_fd;   /* its stdout and stderr, a temporary file */
     int xentrace_lock_fd;  /* one xentrace reader at a time */
     GThread *reader;
     char *reader_error;
     guint64 xentrace_bytes;
-    char *xentrace_save;   /* keep the raw stream there (for xenalyze), or NULL */
+    char *xentrace_save;   /* a copy of the raw stream (for xenalyze), or NULL */
+    int xentrace_save_fd;
     /* hypervisor coverage */
     char *coverage_unavailable;
     char *coverage_file;
@@ -70,10 +71,11 @@ gboolean hapvm_xen_target_refresh(HapvmXenTarget *t, GArray *fresh, GError **err
 gboolean hapvm_xen_target_scan(HapvmMeasurement *m, gpointer target, GError **error);
 
 /* Start xentrace (@path, NULL: found on PATH or in /usr/lib/xen-*\/bin)
- * writing a file (t->xentrace_save when set, else a temporary file) that a
- * thread follows into the hypercall parser.  Not a pipe: Xen 4.17's
- * xentrace writes nothing into one.  FALSE with t->xentrace_unavailable
- * set when it cannot run; the measurement goes on without entry points. */
+ * writing a temporary file that a thread follows into the hypercall parser
+ * (and copies to t->xentrace_save when set).  Not a pipe, nor the user's
+ * file: xentrace write()s straight from Xen's mapped buffers, which failed
+ * (EFAULT) into a 9p file and gave nothing through a pipe.  FALSE with
+ * t->xentrace_unavailable set when it cannot run; the measurement goes on without entry points. */
 gboolean hapvm_xen_target_start_xentrace(HapvmXenTarget *t, const char *path);
 /* Stop xentrace (SIGINT, then wait) and finish the parse. */
 void hapvm_xen_target_stop_xentrace(HapvmXenTarget *t);
