@@ -80,7 +80,7 @@ struct HapvmMeasurement {
     gboolean sys_paused;
     guint64 sys_pause_ts, sys_last_new_ts;
     guint sys_numbers;          /* distinct numbers counted so far */
-    guint sys_funcs_at_pause;   /* size of the function set at the pause */
+    guint sys_funcs_at_pause;   /* size of the function set when last looked at */
     guint sys_pauses;
     double sys_paused_s;
     GArray *sys_from_functions; /* HapvmSyscallByFunction */
@@ -520,8 +520,8 @@ entry_syscall_nr(const char *name)
 
 /* Functions first hit while counting was paused that are system-call entry
  * points: a number never counted is kept by its entry function, so that the
- * set of entry points stays complete. */
-static void
+ * set of entry points stays complete.  Returns how many there are. */
+static guint
 note_entry_functions(HapvmMeasurement *m)
 {
     HapvmDecoder *dec = hapvm_trace_get_decoder(m->trace);
@@ -529,6 +529,7 @@ note_entry_functions(HapvmMeasurement *m)
     g_autofree HapvmFuncHit *arr = hapvm_func_set_to_array(hapvm_decoder_get_functions(dec), &n);
     static const char *const prefixes[] = { "__x64_sys_", "__ia32_sys_", "__x64_compat_sys_",
                                             "__ia32_compat_sys_" };
+    guint entries = 0;
 
     for (guint i = 0; i < n && m->namer; i++) {
         const char *name;
@@ -541,6 +542,7 @@ note_entry_functions(HapvmMeasurement *m)
             ;
         if (p == G_N_ELEMENTS(prefixes))
             continue;
+        entries++;
         if (p == 0)
             nr = entry_syscall_nr(name + strlen(prefixes[0]));
         if (nr >= 0 && nr < HAPVM_MAX_SYSCALL) {
@@ -558,6 +560,7 @@ note_entry_functions(HapvmMeasurement *m)
             g_array_append_val(m->sys_from_functions, e);
         }
     }
+    return entries;
 }
 
 static void
@@ -574,7 +577,10 @@ syscalls_resume(HapvmMeasurement *m, guint64 now)
 }
 
 /* Pause sys_enter once steady (no notrace added, no new number for
- * syscall_quiet_s); resume as soon as the function set grows. */
+ * syscall_quiet_s); resume when a system-call entry function is hit for
+ * the first time (a new number).  Other new functions (a rare path, an
+ * interrupt) do not need the counts back: resuming on any of them kept
+ * counting on through most of P2's timed passes. */
 static void
 syscall_pause_update(HapvmMeasurement *m, guint notraced_now, guint64 now)
 {
@@ -585,8 +591,13 @@ syscall_pause_update(HapvmMeasurement *m, guint notraced_now, guint64 now)
     if (!m->opts.trace.syscalls || m->opts.keep_syscalls)
         return;
     if (m->sys_paused) {
-        if (hapvm_func_set_size(set) != m->sys_funcs_at_pause)
-            syscalls_resume(m, now);
+        guint size = hapvm_func_set_size(set);
+
+        if (size != m->sys_funcs_at_pause) {
+            m->sys_funcs_at_pause = size;
+            if (note_entry_functions(m))
+                syscalls_resume(m, now);
+        }
         return;
     }
     k = syscall_numbers(m);
