@@ -472,6 +472,18 @@ hapvm_decoder_get_syscalls(const HapvmDecoder *dec, guint role)
 }
 
 guint64
+hapvm_decoder_get_syscall_total(const HapvmDecoder *dec, guint nr)
+{
+    guint64 total = 0;
+
+    if (nr >= HAPVM_MAX_SYSCALL)
+        return 0;
+    for (guint r = 0; r < HAPVM_MAX_ROLES; r++)
+        total += dec->syscalls[r][nr];
+    return total;
+}
+
+guint64
 hapvm_decoder_get_syscall_overflow(const HapvmDecoder *dec)
 {
     return dec->syscall_overflow;

@@ -122,6 +122,8 @@ const HapvmDecodeStats *hapvm_decoder_get_stats(const HapvmDecoder *dec);
 /* System calls entered, per role: counts[role][nr]; nr >= HAPVM_MAX_SYSCALL
  * are counted in *overflow. */
 const guint64 *hapvm_decoder_get_syscalls(const HapvmDecoder *dec, guint role);
+/* Calls of system call nr over all roles (0 for nr out of range). */
+guint64 hapvm_decoder_get_syscall_total(const HapvmDecoder *dec, guint nr);
 guint64 hapvm_decoder_get_syscall_overflow(const HapvmDecoder *dec);
 
 /* Load header_page and event formats from a directory laid out like tracefs

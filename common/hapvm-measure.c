@@ -495,11 +495,7 @@ syscall_numbers(HapvmMeasurement *m)
     guint n = 0;
 
     for (guint nr = 0; nr < HAPVM_MAX_SYSCALL; nr++)
-        for (guint r = 0; r < HAPVM_N_ROLES; r++)
-            if (hapvm_decoder_get_syscalls(dec, r)[nr]) {
-                n++;
-                break;
-            }
+        n += hapvm_decoder_get_syscall_total(dec, nr) != 0;
     return n;
 }
 
@@ -545,13 +541,8 @@ note_entry_functions(HapvmMeasurement *m)
         entries++;
         if (p == 0)
             nr = entry_syscall_nr(name + strlen(prefixes[0]));
-        if (nr >= 0 && nr < HAPVM_MAX_SYSCALL) {
-            gboolean counted = FALSE;
-            for (guint r = 0; r < HAPVM_N_ROLES && !counted; r++)
-                counted = hapvm_decoder_get_syscalls(dec, r)[nr] != 0;
-            if (counted)
-                continue;
-        }
+        if (nr >= 0 && hapvm_decoder_get_syscall_total(dec, (guint)nr))
+            continue;
         gboolean known = FALSE;
         for (guint k = 0; k < m->sys_from_functions->len && !known; k++)
             known = strcmp(g_array_index(m->sys_from_functions, HapvmSyscallByFunction, k).function, name) == 0;
@@ -564,15 +555,21 @@ note_entry_functions(HapvmMeasurement *m)
 }
 
 static void
+syscalls_pause_end(HapvmMeasurement *m, guint64 now)
+{
+    m->sys_paused = FALSE;
+    m->sys_paused_s += (now - m->sys_pause_ts) / 1e9;
+}
+
+/* The caller has noted the entry functions that call for it. */
+static void
 syscalls_resume(HapvmMeasurement *m, guint64 now)
 {
     g_autoptr(GError) error = NULL;
 
-    note_entry_functions(m);
-    if (m->trace && !hapvm_trace_set_syscalls(m->trace, TRUE, &error))
+    if (!hapvm_trace_set_syscalls(m->trace, TRUE, &error))
         g_warning("low-overhead mode: cannot switch system-call counting on again: %s", error->message);
-    m->sys_paused = FALSE;
-    m->sys_paused_s += (now - m->sys_pause_ts) / 1e9;
+    syscalls_pause_end(m, now);
     m->sys_last_new_ts = now;
 }
 
@@ -715,8 +712,7 @@ hapvm_measurement_run(HapvmMeasurement *m, GError **error)
     hapvm_trace_stop(m->trace, &m->loss);
     if (m->sys_paused) {
         note_entry_functions(m);
-        m->sys_paused = FALSE;
-        m->sys_paused_s += (now_ns() - m->sys_pause_ts) / 1e9;
+        syscalls_pause_end(m, now_ns());
     }
     HapvmCurvePoint p = { .t = m->elapsed };
     count_functions(m, &p.total, &p.steady);

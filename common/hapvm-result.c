@@ -360,9 +360,8 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
     json_builder_set_member_name(b, "syscalls");
     json_builder_begin_array(b);
     for (guint nr = 0; nr < HAPVM_MAX_SYSCALL; nr++) {
-        guint64 total = 0;
-        for (guint r = 0; r < HAPVM_N_ROLES; r++)
-            total += hapvm_decoder_get_syscalls(dec, r)[nr];
+        guint64 total = hapvm_decoder_get_syscall_total(dec, nr);
+
         if (!total)
             continue;
         json_builder_begin_object(b);
@@ -387,13 +386,9 @@ hapvm_result_build(HapvmMeasurement *m, const HapvmResultInput *in)
         hapvm_measurement_get_syscall_pauses(m, &sp);
         for (guint i = 0; sp.from_functions && i < sp.from_functions->len; i++) {
             const HapvmSyscallByFunction *e = &g_array_index(sp.from_functions, HapvmSyscallByFunction, i);
-            guint64 counted = 0;
 
-            if (e->nr < 0 || e->nr >= HAPVM_MAX_SYSCALL)
-                continue;
-            for (guint r = 0; r < HAPVM_N_ROLES; r++)
-                counted += hapvm_decoder_get_syscalls(dec, r)[e->nr];
-            if (counted) /* counted after the resume: in the list above */
+            /* Counted after the resume: in the list above. */
+            if (e->nr < 0 || e->nr >= HAPVM_MAX_SYSCALL || hapvm_decoder_get_syscall_total(dec, (guint)e->nr))
                 continue;
             json_builder_begin_object(b);
             set_int(b, "nr", e->nr);

@@ -275,6 +275,9 @@ test_roles_and_forks(void)
     g_assert_cmpuint(sc5[110], ==, 50);
     g_assert_cmpuint(sc3[110], ==, 0);
     g_assert_cmpuint(sc3[56], ==, 1); /* clone */
+    g_assert_cmpuint(hapvm_decoder_get_syscall_total(dec, 110), ==, 50);
+    g_assert_cmpuint(hapvm_decoder_get_syscall_total(dec, 56), ==, 1);
+    g_assert_cmpuint(hapvm_decoder_get_syscall_total(dec, HAPVM_MAX_SYSCALL), ==, 0);
     g_assert_cmpuint(hapvm_decoder_get_stats(dec)->unknown_pid_events, >, 0);
 
     guint n;
