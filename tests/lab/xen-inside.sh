@@ -19,12 +19,11 @@ T=/sys/kernel/tracing
 lines=(--debuginfo "$dbg" --index-cache /var/cache/hapvm-lab/index)
 mkdir -p "$out"
 step() { echo "xen-inside: $* (uptime $(cut -d' ' -f1 /proc/uptime))"; }
-# Programs in this PV dom0 under TCG now and then die at start of a fault
-# no real machine gives (ld.so assertions, SIGSEGV: docs/lab.md).  A run of
-# hapvm killed by a signal (exit >= 126; hapvm's own codes are below 16) is
-# run again, up to 3 runs; the retries are counted in NAME.retries.  Seen
-# there: ld.so assertions, a library's static mutex found locked at start,
-# gdb's own heap corrupted: the emulated PV dom0, not the program.
+# Before the lab hid XSAVE/AVX from its CPU, programs in this PV dom0 died
+# at start of a fault no real machine gives (docs/lab.md).  A run of hapvm
+# killed by a signal (exit >= 126; hapvm's own codes are below 16) is still
+# run again, up to 3 runs, so the other checks go on; the retries go into
+# NAME.retries and tests/lab/xentest fails on them.
 hapvm_retry() {  # NAME ARGS...: hapvm measure ARGS > NAME.out 2> NAME.err; NAME.rc
     local name=$1 rc try; shift
     for try in 0 1 2; do
