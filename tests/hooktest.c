@@ -143,6 +143,17 @@ stdin_next(Run *r, guint64 pos, size_t *n)
     return r->tail ? r->tail + pos : NULL;
 }
 
+/* Appends what is left to read on a connection whose peer has exited. */
+static void
+drain_request(int fd, GString *request)
+{
+    char buf[4096];
+    ssize_t n;
+
+    while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+        g_string_append_len(request, buf, n);
+}
+
 static void
 run_hook(Run *r)
 {
@@ -332,11 +343,18 @@ run_hook(Run *r)
     }
     close(pidfd);
 
-    /* Connections made but not taken (ignored operations must not make any). */
+    /* On a loaded machine the hook can give up on its 50 ms reply wait and
+     * exit before the loop above read its request: what it sent is still
+     * in the socket.  Connections made but not taken are counted (ignored
+     * operations must not make any). */
+    if (cfd >= 0 && !replied)
+        drain_request(cfd, r->request);
     if (lfd >= 0 && r->server != SERVER_NO_ACCEPT && r->server != SERVER_BACKLOG_FULL) {
         int c;
         while ((c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
             r->connections++;
+            if (r->request->len == 0)
+                drain_request(c, r->request);
             close(c);
         }
     }
