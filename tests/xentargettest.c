@@ -402,6 +402,27 @@ test_json(void)
     rmdir(net);
 }
 
+/* libvirt's side, where no libxl driver runs: a connection to another
+ * driver is refused by name, an unreachable daemon says how to fix it. */
+static void
+test_libvirt_errors(void)
+{
+    g_autoptr(GError) error = NULL;
+    HapvmXenTarget *t = hapvm_xen_target_open_libvirt("test:///default", "test", &error);
+
+    g_assert_null(t);
+    g_assert_error(error, HAPVM_ERROR, HAPVM_ERROR_USAGE);
+    g_assert_nonnull(strstr(error->message, "uses the TEST driver, not Xen's (libxl)"));
+    g_assert_nonnull(strstr(error->message, "without --xen"));
+    g_clear_error(&error);
+
+    t = hapvm_xen_target_open_libvirt("xen+unix:///system?socket=/nonexistent/hapvm-test.sock", "web", &error);
+    g_assert_null(t);
+    g_assert_error(error, HAPVM_ERROR, HAPVM_ERROR_LIBVIRT);
+    g_assert_true(g_str_has_prefix(error->message, "cannot connect to libvirt at xen+unix:///system"));
+    g_assert_nonnull(strstr(error->message, "is libvirtd running with its libxl driver?"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -416,6 +437,7 @@ main(int argc, char **argv)
     g_test_add_func("/xen/target/xentrace-unavailable", test_xentrace_unavailable);
     g_test_add_func("/xen/target/coverage", test_coverage);
     g_test_add_func("/xen/target/json", test_json);
+    g_test_add_func("/xen/target/libvirt-errors", test_libvirt_errors);
     int rc = g_test_run();
     unlink(lock);
     rmdir(lockdir);
